@@ -1,0 +1,63 @@
+// Config: the immutable, validated configuration snapshot. Built once by the loader,
+// then shared read-only (std::shared_ptr<const Config>) by every worker; safe to read
+// from any thread because nothing mutates it after load.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "arus/core/log.hpp"
+#include "arus/net/address.hpp"
+
+namespace arus {
+
+enum class BalanceMode { kRoundRobin, kLeastConn, kSourceHash };
+
+struct BackendConfig {
+  std::string name;       // "HOST:PORT" exactly as written in the config: the metrics label
+  SocketAddress address;  // resolved at load
+  uint32_t weight = 1;    // 0-256; 0 = drained: kept, never picked for new connections
+  int line = 0;           // where it was written, for messages
+};
+
+struct RouteConfig {
+  std::string name;         // NAME of [route:NAME]
+  std::string listen_name;  // "HOST:PORT" as written
+  SocketAddress listen;
+  std::vector<BackendConfig> backends;
+  BalanceMode balance = BalanceMode::kRoundRobin;
+  std::string filter;       // file name as written; empty = splice path
+  std::string filter_path;  // plugin_dir joined with filter; empty without a filter
+  std::string filter_args;
+  uint64_t connect_timeout_ms = 3000;
+  uint64_t idle_timeout_ms = 300000;  // 0 = none
+  uint32_t retries = 2;
+  uint64_t max_connections = 0;  // 0 = no per-route cap
+  int line = 0;                  // line of the [route:NAME] header
+};
+
+struct GlobalConfig {
+  unsigned workers = 0;  // 0 = one per online CPU (resolved by main, not here)
+  log::Level log_level = log::Level::kInfo;
+  bool access_log = true;
+  std::string stats_listen_name;  // empty = stats endpoint off
+  SocketAddress stats_listen;
+  std::string plugin_dir;  // as resolved against the config file's folder
+  uint64_t max_connections = 100000;
+  uint64_t grace_period_ms = 10000;
+  std::string user;
+  std::string group;
+};
+
+struct Config {
+  std::string path;    // the path given to -c, as given
+  std::string source;  // the file's bytes, so a reload can skip identical content
+  GlobalConfig global;
+  std::vector<RouteConfig> routes;
+};
+
+using ConfigPtr = std::shared_ptr<const Config>;
+
+}  // namespace arus

@@ -1,0 +1,51 @@
+// Structured log lines on stderr: "2026-12-01T10:00:00.123Z info msg key=value ...".
+// Thread-safe: each line is formatted privately and written with one write(2).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace arus::log {
+
+enum class Level { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3 };
+
+std::optional<Level> parse_level(std::string_view name);
+std::string_view level_name(Level level);
+
+void set_level(Level level);  // call before workers start or any time: relaxed atomic
+bool enabled(Level level);
+
+// One log line, emitted by the destructor. Values holding spaces, quotes or '=' are
+// quoted so every line splits back into key=value pairs.
+//   log::Line(log::Level::kInfo, "access").kv("route", name).kv("bytes", n);
+class Line {
+ public:
+  Line(Level level, std::string_view msg);
+  ~Line();
+  Line(const Line&) = delete;
+  Line& operator=(const Line&) = delete;
+
+  Line& kv(std::string_view key, std::string_view value);
+  Line& kv(std::string_view key, const char* value) { return kv(key, std::string_view(value)); }
+  Line& kv(std::string_view key, const std::string& value) {
+    return kv(key, std::string_view(value));
+  }
+  Line& kv(std::string_view key, int64_t value);
+  Line& kv(std::string_view key, uint64_t value);
+  Line& kv(std::string_view key, int value) { return kv(key, static_cast<int64_t>(value)); }
+  Line& kv(std::string_view key, unsigned value) { return kv(key, static_cast<uint64_t>(value)); }
+
+ private:
+  std::string text_;
+  bool enabled_;
+};
+
+// Shorthands for a line with no fields or a few added by the caller.
+inline Line error(std::string_view msg) { return Line(Level::kError, msg); }
+inline Line warn(std::string_view msg) { return Line(Level::kWarn, msg); }
+inline Line info(std::string_view msg) { return Line(Level::kInfo, msg); }
+inline Line debug(std::string_view msg) { return Line(Level::kDebug, msg); }
+
+}  // namespace arus::log

@@ -1,0 +1,57 @@
+// SocketAddress (IPv4 or IPv6, compact) and HOST:PORT parsing and resolution.
+// Values are plain data; resolve() blocks on DNS and belongs to load time, never a worker.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "arus/core/result.hpp"
+
+namespace arus {
+
+class SocketAddress {
+ public:
+  SocketAddress() noexcept;
+  // Copies an AF_INET or AF_INET6 address; anything else yields an empty address.
+  static SocketAddress from_sockaddr(const sockaddr* addr, socklen_t length) noexcept;
+
+  bool empty() const noexcept { return length_ == 0; }
+  int family() const noexcept { return storage_.sa.sa_family; }
+  const sockaddr* sockaddr_ptr() const noexcept { return &storage_.sa; }
+  socklen_t length() const noexcept { return length_; }
+  uint16_t port() const noexcept;
+
+  // "127.0.0.1:80" or "[::1]:80".
+  std::string to_string() const;
+  // The address bytes alone (4 or 16), for hashing a client by source address.
+  std::string_view ip_bytes() const noexcept;
+
+  friend bool operator==(const SocketAddress& a, const SocketAddress& b) noexcept;
+
+ private:
+  union Storage {
+    sockaddr sa;
+    sockaddr_in v4;
+    sockaddr_in6 v6;
+  } storage_;
+  socklen_t length_ = 0;
+};
+
+struct HostPort {
+  std::string host;  // without brackets for IPv6 literals
+  uint16_t port = 0;
+};
+
+// Splits "HOST:PORT" or "[IPV6]:PORT". Errors are bare reasons, e.g.
+// "port 70000 out of range (1-65535)"; the caller adds file, line, section and key.
+Result<HostPort> split_host_port(std::string_view text);
+
+// Resolves an IPv4/IPv6 literal or a DNS name (first address getaddrinfo returns).
+// Blocking: call at configuration load, never on a worker.
+Result<SocketAddress> resolve(const HostPort& host_port);
+
+}  // namespace arus

@@ -1,0 +1,83 @@
+// Reactor: one edge-triggered epoll loop with a timer wheel, a ready queue for handlers
+// that stopped early to be fair, and a wake-up eventfd for tasks posted from other
+// threads. Everything but post() and wake() runs on the reactor's own thread.
+#pragma once
+
+#include <sys/epoll.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "arus/core/result.hpp"
+#include "arus/core/unique_fd.hpp"
+#include "arus/reactor/timer_wheel.hpp"
+
+namespace arus {
+
+// Receives readiness for one registered descriptor. Borrowed by the reactor: it must
+// stay alive until its fd is closed or removed AND the current batch has ended (free
+// closed objects after run_once returns; see Reactor::run_once).
+class EventHandler {
+ public:
+  // `events`: EPOLLIN/EPOLLOUT/EPOLLRDHUP/EPOLLHUP/EPOLLERR bits, or kResume when the
+  // handler asked to be called again through Reactor::resume_later.
+  virtual void on_events(uint32_t events) noexcept = 0;
+
+ protected:
+  ~EventHandler() = default;
+};
+
+class Reactor {
+ public:
+  static constexpr uint32_t kResume = 1u << 30;  // not an epoll bit
+  static constexpr uint32_t kAllEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+
+  static Result<std::unique_ptr<Reactor>> create();
+  ~Reactor();
+  Reactor(const Reactor&) = delete;
+  Reactor& operator=(const Reactor&) = delete;
+
+  // Registers `fd` for `events` (add EPOLLET for edge-triggered). Returns an errno value
+  // (0 on success): failing to register is a per-connection failure, not fatal.
+  int add(int fd, uint32_t events, EventHandler* handler) noexcept;
+  int modify(int fd, uint32_t events, EventHandler* handler) noexcept;
+  // Needed only for fds that stay open; closing an fd unregisters it.
+  void remove(int fd) noexcept;
+
+  // Calls handler->on_events(kResume) in the next run_once, before blocking: for a
+  // handler that capped its work per wake-up while its edge-triggered fd is still ready.
+  // Must not be called twice for one handler before it runs.
+  void resume_later(EventHandler* handler);
+
+  TimerWheel& timers() noexcept { return timers_; }
+
+  // The time this batch started (CLOCK_MONOTONIC ms): cheap, and consistent in a batch.
+  uint64_t now_ms() const noexcept { return now_ms_; }
+
+  // One turn: wait for events (at most `max_wait_ms`, -1 = until a timer or event),
+  // dispatch them, run resumed handlers, fire due timers, run posted tasks.
+  void run_once(int max_wait_ms) noexcept;
+
+  // Thread-safe: queue `task` to run on the reactor thread and wake it.
+  void post(std::function<void()> task);
+
+ private:
+  Reactor(UniqueFd epoll_fd, UniqueFd wake_fd);
+  void run_posted_tasks() noexcept;
+
+  UniqueFd epoll_fd_;
+  UniqueFd wake_fd_;
+  TimerWheel timers_;
+  uint64_t now_ms_;
+  std::vector<epoll_event> events_;
+  std::vector<EventHandler*> resume_;       // handlers to call again this turn
+  std::vector<EventHandler*> resume_next_;  // swapped with resume_ each turn
+
+  std::mutex posted_mutex_;
+  std::vector<std::function<void()>> posted_;  // guarded by posted_mutex_
+};
+
+}  // namespace arus

@@ -1,0 +1,40 @@
+#!/bin/sh
+# Checks that the build and test dependencies are present; installs the missing Debian
+# packages when run as root, otherwise prints the exact command and fails.
+# Usage: scripts/ensure-deps.sh [build|test]   (test also wants what the tests use)
+set -eu
+
+want=${1:-build}
+missing=""
+
+need() {  # need PACKAGE TEST-COMMAND...
+  pkg=$1
+  shift
+  if ! "$@" >/dev/null 2>&1; then missing="$missing $pkg"; fi
+}
+
+have_file() { [ -e "$1" ]; }
+
+need make command -v make
+need g++ command -v g++
+need pkg-config command -v pkg-config
+need libinih-dev have_file /usr/include/ini.h
+if [ "$want" = test ]; then
+  need libgtest-dev have_file /usr/include/gtest/gtest.h
+  need python3 command -v python3
+fi
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "ensure-deps: installing:$missing" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $missing >&2
+  exit 0
+fi
+
+echo "ensure-deps: missing packages:$missing" >&2
+echo "ensure-deps: install them with: sudo apt-get install -y$missing" >&2
+exit 1

@@ -1,0 +1,2 @@
+// arus-proxy entry point (placeholder until the wiring lands).
+int main() { return 0; }
