@@ -62,7 +62,7 @@ Line::Line(Level level, std::string_view msg) : enabled_(enabled(level)) {
   time_t seconds = static_cast<time_t>(now / 1000);
   tm utc;
   gmtime_r(&seconds, &utc);
-  char stamp[40];
+  char stamp[64];
   snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ ", utc.tm_year + 1900,
            utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
            static_cast<unsigned>(now % 1000));

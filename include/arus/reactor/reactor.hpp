@@ -26,8 +26,8 @@ class EventHandler {
   // handler asked to be called again through Reactor::resume_later.
   virtual void on_events(uint32_t events) noexcept = 0;
 
- protected:
-  ~EventHandler() = default;
+ public:
+  virtual ~EventHandler() = default;
 };
 
 class Reactor {
@@ -51,6 +51,8 @@ class Reactor {
   // handler that capped its work per wake-up while its edge-triggered fd is still ready.
   // Must not be called twice for one handler before it runs.
   void resume_later(EventHandler* handler);
+  // Withdraws a resume_later request (a handler closing before its turn came).
+  void cancel_resume(EventHandler* handler) noexcept;
 
   TimerWheel& timers() noexcept { return timers_; }
 
@@ -70,6 +72,7 @@ class Reactor {
 
   UniqueFd epoll_fd_;
   UniqueFd wake_fd_;
+  std::unique_ptr<EventHandler> wake_handler_;
   TimerWheel timers_;
   uint64_t now_ms_;
   std::vector<epoll_event> events_;

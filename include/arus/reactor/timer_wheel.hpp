@@ -31,14 +31,17 @@ class Timer {
  private:
   friend class TimerWheel;
   TimerWheel* wheel_ = nullptr;  // set while scheduled
-  Timer* prev_ = nullptr;
+  Timer* prev_ = nullptr;        // neighbours in the list named by list_
   Timer* next_ = nullptr;
   uint64_t expiry_ms_ = 0;
+  uint16_t list_ = 0;  // which of the wheel's lists holds it: unlink needs no search
 };
 
 class TimerWheel {
  public:
-  static constexpr int kLevels = 6;        // 64^6 ms > 2000 years: every timeout fits
+  // 64^6 ms is about 2.2 years: every timeout fits; a later expiry waits in an overflow
+  // list that is sorted back into the wheel when the outer level wraps.
+  static constexpr int kLevels = 6;
   static constexpr int kSlotsPerLevel = 64;
 
   explicit TimerWheel(uint64_t now_ms) noexcept;
@@ -51,7 +54,11 @@ class TimerWheel {
   void schedule(Timer& timer, uint64_t expiry_ms) noexcept;
   void cancel(Timer& timer) noexcept;
 
-  // Moves the wheel to `now_ms` and fires every timer whose expiry is <= now_ms.
+  // Moves the wheel to `now_ms` and fires every timer whose expiry is <= now_ms. Costs
+  // O(kLevels) plus O(1) per timer moved or fired, however far now_ms jumps. Advancing a
+  // millisecond at a time fires in expiry order; one long jump promises no order. A timer
+  // (re)scheduled by a callback for a time <= now_ms fires at the next advance(), never
+  // in this one, so a callback cannot keep advance() busy forever.
   void advance(uint64_t now_ms) noexcept;
 
   // How long the reactor may sleep before the next advance() could fire a timer:
@@ -62,18 +69,21 @@ class TimerWheel {
   size_t size() const noexcept { return size_; }
 
  private:
-  struct Slot {
-    Timer* head = nullptr;
-  };
-  void link(Timer& timer) noexcept;
+  // Lists 0 .. kLevels*kSlotsPerLevel-1 are the wheel's slots; then three more:
+  static constexpr uint16_t kOverflow = kLevels * kSlotsPerLevel;  // beyond 64^6 ms ahead
+  static constexpr uint16_t kDue = kOverflow + 1;                  // fires at the next advance()
+  static constexpr uint16_t kFiring = kOverflow + 2;               // being fired by this advance()
+  static constexpr int kLists = kOverflow + 3;
+
+  void place(Timer& timer) noexcept;  // into the list its expiry and now_ms_ call for
+  void push(Timer& timer, uint16_t list) noexcept;
   void unlink(Timer& timer) noexcept;
-  void cascade(int level) noexcept;
+  void collect(uint16_t list, Timer*& pending) noexcept;  // empties `list` into `pending`
 
   uint64_t now_ms_;
   size_t size_ = 0;
   uint64_t occupied_[kLevels] = {};  // bit s set when slot s of that level is non-empty
-  Slot slots_[kLevels][kSlotsPerLevel];
-  Timer* due_ = nullptr;  // expired timers collected during advance()
+  Timer* heads_[kLists] = {};
 };
 
 }  // namespace arus

@@ -1,0 +1,34 @@
+// Thin TCP socket helpers at the OS edge: every descriptor is non-blocking, close-on-exec
+// and born inside a UniqueFd. Stateless; safe from any thread.
+#pragma once
+
+#include "arus/core/result.hpp"
+#include "arus/core/unique_fd.hpp"
+#include "arus/net/address.hpp"
+
+namespace arus {
+
+// A listening socket on `address`. With `reuse_port`, several sockets (one per worker)
+// share the address and the kernel spreads new connections over them.
+Result<UniqueFd> listen_tcp(const SocketAddress& address, bool reuse_port, int backlog);
+
+struct ConnectAttempt {
+  UniqueFd fd;    // valid when the attempt started (or completed)
+  int error = 0;  // errno when it failed at once (fd then invalid)
+};
+
+// Starts a non-blocking connect to `address`. Completion is signalled by writability;
+// read the outcome with socket_error().
+ConnectAttempt connect_tcp(const SocketAddress& address) noexcept;
+
+// The pending error of a socket (SO_ERROR), 0 if none.
+int socket_error(int fd) noexcept;
+
+// Disables Nagle: a proxy forwards what it has at once; batching is the sender's job.
+void set_tcp_nodelay(int fd) noexcept;
+
+// The local or the peer address of a socket (empty on failure).
+SocketAddress local_address(int fd) noexcept;
+SocketAddress peer_address(int fd) noexcept;
+
+}  // namespace arus

@@ -1,0 +1,372 @@
+// proxy.conf -> Config: drives inih over the text with our own line reader so every
+// error names file, line, section and key. One Loader per parse; no shared state.
+#include "arus/config/ini_loader.hpp"
+
+#include <fcntl.h>
+#include <ini.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <iterator>
+#include <map>
+#include <optional>
+
+#include "arus/config/value_parsers.hpp"
+#include "arus/core/unique_fd.hpp"
+
+namespace arus {
+namespace {
+
+constexpr uint64_t kMaxTimeoutMs = 604800000;  // 7 days
+constexpr std::string_view kDefaultPluginDir = "c_plugins";
+
+constexpr std::string_view kGlobalKeys[] = {"workers",         "log_level",  "access_log",
+                                            "stats_listen",    "plugin_dir", "max_connections",
+                                            "grace_period_ms", "user",       "group"};
+constexpr std::string_view kRouteKeys[] = {"listen",          "backend",     "balance",
+                                           "filter",          "filter_args", "connect_timeout_ms",
+                                           "idle_timeout_ms", "retries",     "max_connections"};
+
+// First line each key was given on, to refuse repeats and to place later checks.
+using KeyLines = std::map<std::string, int, std::less<>>;
+
+struct RouteState {
+  RouteConfig config;
+  KeyLines key_lines;
+};
+
+template <class T, class U>
+Result<void> assign(Result<T> parsed, U& out) {
+  if (!parsed) return Error{parsed.error().message};
+  out = static_cast<U>(parsed.value());
+  return {};
+}
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+// Where inih ends a "[section]" header: at ']' or at an inline ';' comment (one that
+// follows whitespace). Mirrors inih's find_chars_or_comment so we agree on headers.
+size_t find_header_end(std::string_view line) {
+  bool was_space = false;
+  for (size_t i = 1; i < line.size(); ++i) {
+    if (line[i] == ']' || (was_space && line[i] == ';')) return i;
+    was_space = is_space(line[i]);
+  }
+  return line.size();
+}
+
+class Loader {
+ public:
+  Loader(std::string_view text, const std::string& path) : text_(text), path_(path) {}
+
+  Result<Config> run() {
+    int rc = ini_parse_stream(&Loader::read_line, this, &Loader::handle_key, this);
+    if (rc > 0 && (!error_ || rc < error_line_)) {
+      return Error{path_ + ":" + std::to_string(rc) + ": syntax error: " + syntax_reason(rc)};
+    }
+    if (rc < 0) return Error{path_ + ": cannot parse: out of memory"};
+    if (error_) return std::move(*error_);
+    if (Result<void> done = finish(); !done) return std::move(done).error();
+    config_.path = path_;
+    config_.source = std::string(text_);
+    return std::move(config_);
+  }
+
+ private:
+  // inih's fgets-style reader. We see every raw line before inih does, which lets us
+  // count lines, refuse lines inih would split, and record section headers (inih never
+  // reports a section without keys).
+  static char* read_line(char* buffer, int size, void* self) {
+    return static_cast<Loader*>(self)->next_line(buffer, static_cast<size_t>(size));
+  }
+
+  static int handle_key(void* self, const char* /*section*/, const char* name, const char* value) {
+    // Our own section state is used instead of inih's `section`, which inih truncates.
+    static_cast<Loader*>(self)->on_key(name, value != nullptr ? value : "");
+    return 1;  // errors are kept by us; a 0 here would only blur inih's syntax errors
+  }
+
+  char* next_line(char* buffer, size_t size) {
+    if (error_ || pos_ >= text_.size()) return nullptr;
+    size_t newline = text_.find('\n', pos_);
+    size_t end = newline == std::string_view::npos ? text_.size() : newline;
+    std::string_view line = text_.substr(pos_, end - pos_);
+    pos_ = newline == std::string_view::npos ? text_.size() : newline + 1;
+    ++line_;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line_ == 1 && line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);
+
+    // inih needs room for "\r\n\0" after the longest line.
+    size_t limit = size > 3 ? size - 3 : 0;
+    if (line.size() > limit) {
+      fail(line_, "", "",
+           "line too long (" + std::to_string(line.size()) + " characters, at most " +
+               std::to_string(limit) + ")");
+      return nullptr;
+    }
+    if (line.find('\0') != std::string_view::npos) {
+      fail(line_, "", "", "line contains a NUL byte");
+      return nullptr;
+    }
+    // Leading whitespace is dropped so indented keys are plain keys: otherwise inih would
+    // take an indented line as a continuation of the previous value.
+    indented_ = !line.empty() && is_space(line.front());
+    while (!line.empty() && is_space(line.front())) line.remove_prefix(1);
+    std::string_view trimmed = trim(line);
+    if (!trimmed.empty() && trimmed.front() == '[') {
+      size_t close = find_header_end(trimmed);
+      if (close < trimmed.size() && trimmed[close] == ']') {
+        std::string_view after = trim(trimmed.substr(close + 1));
+        if (!after.empty() && after.front() != ';' && after.front() != '#') {
+          fail(line_, "", "", "syntax error: unexpected text after ']'");
+          return nullptr;
+        }
+        on_section(trimmed.substr(1, close - 1));
+        if (error_) return nullptr;
+      }
+    }
+    std::copy(line.begin(), line.end(), buffer);
+    buffer[line.size()] = '\n';
+    buffer[line.size() + 1] = '\0';
+    return buffer;
+  }
+
+  void on_section(std::string_view name) {
+    std::string display = "[" + std::string(name) + "]";
+    if (name == "global") {
+      if (global_line_ != 0) {
+        fail(line_, display, "",
+             "duplicate section (first at line " + std::to_string(global_line_) + ")");
+        return;
+      }
+      global_line_ = line_;
+      kind_ = Kind::kGlobal;
+    } else if (name.substr(0, 6) == "route:") {
+      std::string_view route = name.substr(6);
+      if (route.empty()) {
+        fail(line_, display, "", "route name is empty (expected [route:NAME])");
+        return;
+      }
+      for (const RouteState& other : routes_) {
+        if (other.config.name == route) {
+          fail(line_, display, "",
+               "duplicate route name (first at line " + std::to_string(other.config.line) + ")");
+          return;
+        }
+      }
+      RouteState state;
+      state.config.name = std::string(route);
+      state.config.line = line_;
+      routes_.push_back(std::move(state));
+      kind_ = Kind::kRoute;
+    } else {
+      fail(line_, display, "", "unknown section (expected [global] or [route:NAME])");
+      return;
+    }
+    section_ = std::move(display);
+  }
+
+  void on_key(std::string_view key, std::string_view value) {
+    if (error_) return;
+    if (kind_ == Kind::kNone) {
+      fail(line_, "", key, "key outside any section (expected after [global] or [route:NAME])");
+      return;
+    }
+    bool global = kind_ == Kind::kGlobal;
+    auto known = [key](const auto& keys) {
+      return std::find(std::begin(keys), std::end(keys), key) != std::end(keys);
+    };
+    if (!(global ? known(kGlobalKeys) : known(kRouteKeys))) {
+      fail(line_, section_, key,
+           indented_ ? "unknown key (an indented line does not continue the previous value)"
+                     : "unknown key");
+      return;
+    }
+    KeyLines& lines = global ? global_keys_ : routes_.back().key_lines;
+    if (auto it = lines.find(key); it != lines.end() && key != "backend") {
+      fail(line_, section_, key, "given twice (first at line " + std::to_string(it->second) + ")");
+      return;
+    }
+    lines.emplace(std::string(key), line_);
+    Result<void> applied = global ? set_global(key, value) : set_route(key, value);
+    if (!applied) fail(line_, section_, key, applied.error().message);
+  }
+
+  Result<void> set_global(std::string_view key, std::string_view value) {
+    GlobalConfig& g = config_.global;
+    if (key == "workers") return assign(parse_uint(value, 0, 1024), g.workers);
+    if (key == "log_level") return assign(parse_log_level(value), g.log_level);
+    if (key == "access_log") return assign(parse_bool(value), g.access_log);
+    if (key == "max_connections") return assign(parse_uint(value, 1, 10000000), g.max_connections);
+    if (key == "grace_period_ms") {
+      return assign(parse_uint(value, 0, kMaxTimeoutMs), g.grace_period_ms);
+    }
+    if (key == "user" || key == "group") {
+      (key == "user" ? g.user : g.group) = std::string(value);  // looked up by main at start
+      return {};
+    }
+    if (key == "stats_listen") {
+      g.stats_listen_name = std::string(value);
+      return assign(parse_stats_listen(value), g.stats_listen);
+    }
+    // plugin_dir: joined with the config's folder once the whole file is read.
+    if (value.empty()) return Error{"empty path"};
+    plugin_dir_ = std::string(value);
+    return {};
+  }
+
+  Result<void> set_route(std::string_view key, std::string_view value) {
+    RouteConfig& r = routes_.back().config;
+    if (key == "listen") {
+      r.listen_name = std::string(value);
+      return assign(parse_address(value), r.listen);
+    }
+    if (key == "backend") return add_backend(r, value);
+    if (key == "balance") return assign(parse_balance(value), r.balance);
+    if (key == "filter") {
+      if (!value.empty()) {
+        if (Result<void> name = check_plugin_file_name(value); !name) return name;
+      }
+      r.filter = std::string(value);
+      return {};
+    }
+    if (key == "filter_args") {
+      r.filter_args = std::string(value);
+      return {};
+    }
+    if (key == "connect_timeout_ms") {
+      return assign(parse_uint(value, 1, kMaxTimeoutMs), r.connect_timeout_ms);
+    }
+    if (key == "idle_timeout_ms") {
+      return assign(parse_uint(value, 0, kMaxTimeoutMs), r.idle_timeout_ms);
+    }
+    if (key == "retries") return assign(parse_uint(value, 0, 100), r.retries);
+    return assign(parse_uint(value, 0, 10000000), r.max_connections);
+  }
+
+  Result<void> add_backend(RouteConfig& route, std::string_view value) {
+    Result<BackendSpec> spec = parse_backend(value);
+    if (!spec) return Error{spec.error().message};
+    // The name is the metrics label: two backends with one name would share a series.
+    for (const BackendConfig& other : route.backends) {
+      if (other.name == spec->name) {
+        return Error{other.name + " listed twice (first at line " + std::to_string(other.line) +
+                     ")"};
+      }
+    }
+    route.backends.push_back(BackendConfig{spec->name, spec->address, spec->weight, line_});
+    return {};
+  }
+
+  // Checks that need the whole file: run in route order once reading succeeded.
+  Result<void> finish() {
+    GlobalConfig& g = config_.global;
+    g.plugin_dir = resolve_relative_path(path_, plugin_dir_);
+    for (size_t i = 0; i < routes_.size(); ++i) {
+      RouteConfig& r = routes_[i].config;
+      std::string where = "[route:" + r.name + "]";
+      if (r.listen.empty()) return make_error(r.line, where, "", "route has no 'listen'");
+      if (r.backends.empty()) return make_error(r.line, where, "", "route has no 'backend'");
+      if (r.filter.empty() && !r.filter_args.empty()) {
+        return make_error(routes_[i].key_lines.at("filter_args"), where, "filter_args",
+                          "set without 'filter'");
+      }
+      for (size_t j = 0; j < i; ++j) {
+        const RouteConfig& other = routes_[j].config;
+        if (other.listen == r.listen) {
+          return make_error(r.line, where, "",
+                            "listen address " + r.listen_name + " is already used by [route:" +
+                                other.name + "] (line " + std::to_string(other.line) + ")");
+        }
+      }
+      if (!g.stats_listen.empty() && g.stats_listen == r.listen) {
+        return make_error(r.line, where, "",
+                          "listen address " + r.listen_name + " is also the stats_listen address");
+      }
+      if (!r.filter.empty()) r.filter_path = g.plugin_dir + "/" + r.filter;
+    }
+    for (RouteState& state : routes_) config_.routes.push_back(std::move(state.config));
+    return {};
+  }
+
+  // "FILE:LINE: [section] key: reason", leaving out the parts that do not apply.
+  Error make_error(int line, std::string_view section, std::string_view key,
+                   const std::string& reason) const {
+    std::string message = path_ + ":" + std::to_string(line) + ": ";
+    if (!section.empty()) message += std::string(section) + " ";
+    if (!key.empty()) message += std::string(key) + ": ";
+    return Error{message + reason};
+  }
+
+  void fail(int line, std::string_view section, std::string_view key, const std::string& reason) {
+    if (error_) return;
+    error_ = make_error(line, section, key, reason);
+    error_line_ = line;
+  }
+
+  // inih reports only a line number; say what is wrong with that line.
+  std::string syntax_reason(int line_number) const {
+    std::string_view rest = text_;
+    for (int i = 1; i < line_number && !rest.empty(); ++i) {
+      size_t newline = rest.find('\n');
+      rest = newline == std::string_view::npos ? std::string_view() : rest.substr(newline + 1);
+    }
+    std::string_view line = rest.substr(0, rest.find('\n'));
+    std::string_view trimmed = trim(line);
+    if (!trimmed.empty() && trimmed.front() == '[') return "section header without closing ']'";
+    if (!line.empty() && is_space(line.front())) {
+      return "expected 'key = value' (continuation lines are not supported)";
+    }
+    return "expected 'key = value'";
+  }
+
+  enum class Kind { kNone, kGlobal, kRoute };
+
+  std::string_view text_;
+  const std::string& path_;
+  size_t pos_ = 0;              // next unread byte of text_
+  int line_ = 0;                // lines handed to inih so far: the handler runs for this one
+  bool indented_ = false;       // line_ began with whitespace
+  std::optional<Error> error_;  // the first error, in file order
+  int error_line_ = 0;
+
+  Kind kind_ = Kind::kNone;
+  std::string section_;  // "[global]" or "[route:NAME]" as written
+  int global_line_ = 0;
+  KeyLines global_keys_;
+  std::string plugin_dir_{kDefaultPluginDir};
+  std::vector<RouteState> routes_;
+  Config config_;
+};
+
+}  // namespace
+
+Result<Config> parse_config(std::string_view text, const std::string& path) {
+  return Loader(text, path).run();
+}
+
+Result<Config> load_config_file(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return posix_error(path + ": cannot read", errno);
+  std::string text;
+  char chunk[16384];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), chunk, sizeof chunk);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return posix_error(path + ": cannot read", errno);
+    }
+    text.append(chunk, static_cast<size_t>(n));
+  }
+  return parse_config(text, path);
+}
+
+}  // namespace arus

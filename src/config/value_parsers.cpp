@@ -1,0 +1,142 @@
+// Single-value parsers for the configuration loader; reasons only, no locations.
+#include "arus/config/value_parsers.hpp"
+
+#include <cctype>
+#include <optional>
+
+namespace arus {
+namespace {
+
+std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
+
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool is_space(char c) { return c == ' ' || c == '\t'; }
+
+}  // namespace
+
+Result<uint64_t> parse_uint(std::string_view text, uint64_t min, uint64_t max) {
+  if (text.empty()) return Error{"missing value (expected a number)"};
+  uint64_t value = 0;
+  bool overflow = false;
+  for (char c : text) {
+    if (c < '0' || c > '9') return Error{quoted(text) + " is not a number (digits only)"};
+    uint64_t digit = static_cast<uint64_t>(c - '0');
+    if (value > (UINT64_MAX - digit) / 10) overflow = true;
+    if (!overflow) value = value * 10 + digit;
+  }
+  if (overflow || value < min || value > max) {
+    return Error{std::string(text) + " out of range (" + std::to_string(min) + "-" +
+                 std::to_string(max) + ")"};
+  }
+  return value;
+}
+
+Result<bool> parse_bool(std::string_view text) {
+  for (std::string_view yes : {"on", "true", "yes", "1"}) {
+    if (equals_ignoring_case(text, yes)) return true;
+  }
+  for (std::string_view no : {"off", "false", "no", "0"}) {
+    if (equals_ignoring_case(text, no)) return false;
+  }
+  return Error{quoted(text) + " is not a boolean (on/off, true/false, yes/no, 1/0)"};
+}
+
+Result<BalanceMode> parse_balance(std::string_view text) {
+  for (BalanceMode mode :
+       {BalanceMode::kRoundRobin, BalanceMode::kLeastConn, BalanceMode::kSourceHash}) {
+    if (text == balance_name(mode)) return mode;
+  }
+  return Error{"unknown mode " + quoted(text) +
+               " (expected round_robin, least_conn or source_hash)"};
+}
+
+std::string_view balance_name(BalanceMode mode) {
+  switch (mode) {
+    case BalanceMode::kRoundRobin:
+      return "round_robin";
+    case BalanceMode::kLeastConn:
+      return "least_conn";
+    case BalanceMode::kSourceHash:
+      return "source_hash";
+  }
+  return "?";
+}
+
+Result<log::Level> parse_log_level(std::string_view text) {
+  std::optional<log::Level> level = log::parse_level(text);
+  if (!level)
+    return Error{"unknown level " + quoted(text) + " (expected error, warn, info or debug)"};
+  return *level;
+}
+
+Result<SocketAddress> parse_address(std::string_view text) {
+  if (text.empty()) return Error{"missing address (expected HOST:PORT)"};
+  Result<HostPort> host_port = split_host_port(text);
+  if (!host_port) return Error{host_port.error().message};
+  return resolve(host_port.value());
+}
+
+Result<SocketAddress> parse_stats_listen(std::string_view text) {
+  if (text.empty()) return SocketAddress();
+  return parse_address(text);
+}
+
+Result<BackendSpec> parse_backend(std::string_view text) {
+  size_t end = 0;
+  while (end < text.size() && !is_space(text[end])) ++end;
+  BackendSpec spec;
+  spec.name = std::string(text.substr(0, end));
+  Result<SocketAddress> address = parse_address(spec.name);
+  if (!address) return Error{address.error().message};
+  spec.address = address.value();
+
+  std::string_view rest = text.substr(end);
+  while (!rest.empty() && is_space(rest.front())) rest.remove_prefix(1);
+  if (rest.empty()) return spec;
+  constexpr std::string_view kWeight = "weight=";
+  if (rest.substr(0, kWeight.size()) != kWeight ||
+      rest.find_first_of(" \t") != std::string_view::npos) {
+    return Error{"unexpected " + quoted(rest) + " after the address (expected weight=N)"};
+  }
+  std::string_view number = rest.substr(kWeight.size());
+  if (number.empty()) return Error{"weight= without a number (expected weight=N)"};
+  Result<uint64_t> weight = parse_uint(number, 0, 256);
+  if (!weight) return Error{"weight " + weight.error().message};
+  spec.weight = static_cast<uint32_t>(weight.value());
+  return spec;
+}
+
+Result<void> check_plugin_file_name(std::string_view name) {
+  if (name == "." || name == ".." || name.find('/') != std::string_view::npos) {
+    return Error{quoted(name) + " is not a plain file name (filters load only from plugin_dir)"};
+  }
+  return {};
+}
+
+std::string resolve_relative_path(std::string_view config_path, std::string_view path) {
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  if (!path.empty() && path.front() == '/') return std::string(path);
+  size_t slash = config_path.rfind('/');
+  std::string folder;
+  if (slash == std::string_view::npos) {
+    folder = ".";
+  } else if (slash == 0) {
+    folder = "/";
+  } else {
+    folder = std::string(config_path.substr(0, slash));
+  }
+  if (folder.back() != '/') folder += '/';
+  return folder + std::string(path);
+}
+
+}  // namespace arus
