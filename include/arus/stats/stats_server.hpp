@@ -1,0 +1,82 @@
+// StatsServer: the HTTP/1.1 stats endpoint (stats_listen) served on an existing Reactor:
+// non-blocking sockets, edge-triggered, bounded memory per client, no thread of its own.
+// Not thread-safe: create, use and destroy it on its reactor's thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "arus/core/result.hpp"
+#include "arus/core/unique_fd.hpp"
+#include "arus/net/address.hpp"
+#include "arus/reactor/reactor.hpp"
+#include "arus/stats/stats_endpoint.hpp"
+
+namespace arus {
+
+struct StatsServerOptions {
+  size_t max_clients = 256;              // more are accepted, sent a 503 and closed
+  uint64_t request_timeout_ms = 5000;    // a started request must be whole by then: else 408
+  uint64_t idle_timeout_ms = 60000;      // keep-alive connection with nothing pending: closed
+  uint64_t write_timeout_ms = 10000;     // pending output making no progress: closed
+  uint64_t linger_ms = 2000;             // reading and discarding after the last response
+  size_t output_high_water = 64 * 1024;  // pipelined requests wait while more is unsent
+};
+
+class StatsServer : private EventHandler {
+ public:
+  // A non-blocking, close-on-exec TCP socket bound to `address` (SO_REUSEADDR) and
+  // listening. Separate from create() so it can be bound before privileges are dropped.
+  static Result<UniqueFd> open_listener(const SocketAddress& address);
+
+  // Serves on `listener` (from open_listener or equivalent) through `reactor`, which must
+  // outlive the server. `snapshot` is called on the reactor thread for each /metrics and
+  // /stats request. Call on the reactor thread, or before that thread runs the reactor.
+  static Result<std::unique_ptr<StatsServer>> create(Reactor& reactor, UniqueFd listener,
+                                                     StatsSnapshotFn snapshot,
+                                                     StatsServerOptions options = {});
+
+  // Closes the listener and every client. Call on the reactor thread, outside the
+  // reactor's dispatch of this server's events (e.g. from a posted task or between
+  // run_once calls), since the reactor borrows the server as an event handler.
+  ~StatsServer();
+  StatsServer(const StatsServer&) = delete;
+  StatsServer& operator=(const StatsServer&) = delete;
+
+  // The port the listener is bound to (useful after binding port 0), or 0 on error.
+  uint16_t port() const noexcept;
+  size_t client_count() const noexcept { return clients_.size(); }
+
+ private:
+  class Client;
+  struct Graveyard;
+  class AcceptTimer : public Timer {
+   public:
+    explicit AcceptTimer(StatsServer& server) : server_(server) {}
+    void on_timer() noexcept override;
+
+   private:
+    StatsServer& server_;
+  };
+
+  StatsServer(Reactor& reactor, UniqueFd listener, StatsSnapshotFn snapshot,
+              StatsServerOptions options);
+  void on_events(uint32_t events) noexcept override;
+  void accept_clients() noexcept;
+  void release(Client* client) noexcept;  // moves a closed client to the graveyard
+
+  Reactor& reactor_;
+  UniqueFd listener_;
+  StatsSnapshotFn snapshot_;
+  StatsServerOptions options_;
+  AcceptTimer accept_timer_{*this};  // retry after EMFILE, or resume after a full batch
+  std::vector<std::unique_ptr<Client>> clients_;  // Client::index_ is its position
+  // Closed clients wait here until the current reactor batch is over: a stale event for
+  // them may still be dispatched. Shared with the posted task that frees them, so that
+  // task stays safe even if the server is gone by then.
+  std::shared_ptr<Graveyard> graveyard_;
+};
+
+}  // namespace arus

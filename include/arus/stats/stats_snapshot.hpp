@@ -1,0 +1,47 @@
+// StatsSnapshot: a plain copy of the stats table's sums at one moment, what the exporters
+// render. Plain values with no lock and no pointer into the table: safe to move between
+// threads and to render at leisure.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace arus {
+
+struct BackendSnapshot {
+  std::string address;  // "HOST:PORT" as written in the config: the `backend` label
+  bool up = true;
+  uint64_t connections_total = 0;     // connections opened to this backend
+  uint64_t connect_errors_total = 0;  // connect attempts that failed or timed out
+  int64_t connections_active = 0;
+};
+
+struct RouteSnapshot {
+  std::string name;
+  std::string listen;              // "HOST:PORT" as written
+  bool retired = false;            // gone from the config, still draining connections
+  uint64_t connections_total = 0;  // client connections accepted, refused ones included
+  int64_t connections_active = 0;
+  uint64_t bytes_client_to_backend = 0;  // read from the client (before a filter)
+  uint64_t bytes_backend_to_client = 0;  // read from the backend (before a filter)
+  uint64_t refused_route_limit = 0;      // over the route's max_connections
+  uint64_t refused_global_limit = 0;     // over [global] max_connections
+  uint64_t refused_fds = 0;              // file descriptors exhausted
+  uint64_t timeouts_connect = 0;         // connect_timeout_ms ran out (per attempt)
+  uint64_t timeouts_idle = 0;            // idle_timeout_ms ran out
+  uint64_t filter_closed = 0;            // the filter asked to close
+  std::vector<BackendSnapshot> backends;
+};
+
+struct StatsSnapshot {
+  std::string version;
+  double start_time_seconds = 0;  // Unix time the process started
+  uint64_t generation = 0;        // config generation: 1 after start-up, +1 per reload
+  uint64_t reloads_ok = 0;
+  uint64_t reloads_error = 0;
+  std::vector<int64_t> worker_connections_active;  // index = worker index
+  std::vector<RouteSnapshot> routes;               // config order, then retired rows
+};
+
+}  // namespace arus

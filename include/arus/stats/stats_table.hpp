@@ -1,0 +1,162 @@
+// StatsTable: per-route and per-backend counters. The row set is guarded by a
+// std::shared_mutex (lookups and snapshots share it, apply() takes it exclusively); the
+// counters themselves are relaxed atomics, sharded per worker on separate cache lines.
+#pragma once
+
+#include <atomic>
+#include <cassert>
+#include <cstdint>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "arus/config/config.hpp"
+#include "arus/stats/stats_snapshot.hpp"
+
+namespace arus {
+
+inline constexpr size_t kCacheLineBytes = 64;
+
+// Adds to a counter from the hot path. Relaxed: each counter is an independent tally that
+// orders nothing; readers only need every add to land eventually.
+inline void stats_add(std::atomic<uint64_t>& counter, uint64_t n = 1) noexcept {
+  counter.fetch_add(n, std::memory_order_relaxed);
+}
+inline void stats_add(std::atomic<int64_t>& gauge, int64_t n) noexcept {
+  gauge.fetch_add(n, std::memory_order_relaxed);
+}
+
+// One worker's share of a route's counters. Written only by that worker; alignas keeps
+// two workers' shares off one cache line, so counting never bounces a line between cores.
+struct alignas(kCacheLineBytes) RouteShard {
+  std::atomic<uint64_t> connections_total{0};  // +1 per accepted client, refused included
+  std::atomic<int64_t> connections_active{0};  // +1 at accept, -1 at close; refused: untouched
+  std::atomic<uint64_t> bytes_client_to_backend{0};  // bytes read from the client
+  std::atomic<uint64_t> bytes_backend_to_client{0};  // bytes read from the backend
+  std::atomic<uint64_t> refused_route_limit{0};      // closed at once: route max_connections
+  std::atomic<uint64_t> refused_global_limit{0};     // closed at once: global max_connections
+  std::atomic<uint64_t> refused_fds{0};              // closed at once: no file descriptor left
+  std::atomic<uint64_t> timeouts_connect{0};         // +1 per connect attempt timed out
+  std::atomic<uint64_t> timeouts_idle{0};            // +1 per connection closed as idle
+  std::atomic<uint64_t> filter_closed{0};            // +1 per connection the filter closed
+};
+
+struct alignas(kCacheLineBytes) BackendShard {
+  std::atomic<uint64_t> connections_total{0};     // +1 per connect that succeeded
+  std::atomic<uint64_t> connect_errors_total{0};  // +1 per connect attempt failed/timed out
+  std::atomic<int64_t> connections_active{0};     // +1 when connected, -1 when closed
+};
+
+// One backend of one route. Created by StatsTable; a holder of the shared_ptr may count
+// on it from its own worker shard at any time, even after a reload retired it.
+class BackendStats {
+ public:
+  BackendStats(std::string address, unsigned shard_count);
+
+  const std::string& address() const noexcept { return address_; }
+  BackendShard& shard(unsigned index) noexcept {
+    assert(index < shard_count_);
+    return shards_[index];
+  }
+
+  // arus_backend_up: set by whoever tracks health (any thread), read by snapshots.
+  void set_up(bool up) noexcept { up_.store(up ? 1 : 0, std::memory_order_relaxed); }
+  bool up() const noexcept { return up_.load(std::memory_order_relaxed) != 0; }
+
+ private:
+  friend class StatsTable;
+  const std::string address_;
+  const unsigned shard_count_;
+  std::unique_ptr<BackendShard[]> shards_;
+  std::atomic<int> up_{1};
+};
+
+// One route. Same lifetime rules as BackendStats.
+class RouteStats {
+ public:
+  RouteStats(std::string name, unsigned shard_count);
+
+  const std::string& name() const noexcept { return name_; }
+  RouteShard& shard(unsigned index) noexcept {
+    assert(index < shard_count_);
+    return shards_[index];
+  }
+
+ private:
+  friend class StatsTable;
+  const std::string name_;
+  const unsigned shard_count_;
+  std::unique_ptr<RouteShard[]> shards_;
+  // Guarded by StatsTable::mutex_:
+  std::string listen_;
+  bool retired_ = false;
+  std::vector<std::shared_ptr<BackendStats>> backends_;          // config order
+  std::vector<std::shared_ptr<BackendStats>> retired_backends_;  // removed, maybe still held
+};
+
+// What a worker counts on for one route, looked up once per config generation (not per
+// connection, never per chunk). backends[i] belongs to RouteConfig::backends[i].
+struct RouteCounters {
+  std::shared_ptr<RouteStats> route;                    // null: route not in the table
+  std::vector<std::shared_ptr<BackendStats>> backends;  // null entries likewise
+};
+
+class StatsTable {
+ public:
+  // `workers` worker threads count on shards 0..workers-1; shard `other_shard()` is for
+  // any other thread (main, reloader) and is not reported as a worker.
+  StatsTable(unsigned workers, std::string version);
+  StatsTable(const StatsTable&) = delete;
+  StatsTable& operator=(const StatsTable&) = delete;
+
+  unsigned workers() const noexcept { return workers_; }
+  unsigned other_shard() const noexcept { return workers_; }
+  unsigned shard_count() const noexcept { return workers_ + 1; }
+
+  // Exclusive lock. Makes the row set match `config`: rows of new routes and backends
+  // start at 0, rows whose name survives keep their counters (a route removed and added
+  // back while still held revives too), rows no longer configured are retired. Returns
+  // the new config generation (1 after the first call).
+  // Retired rows stay exported while they have active connections, and are freed at a
+  // later apply() once nobody outside the table holds them.
+  uint64_t apply(const Config& config);
+
+  // arus_reloads_total{result}: call once per reload attempt (not for the start-up load).
+  void count_reload(bool ok) noexcept;
+
+  // Shared lock. The live row, or null. Keep the shared_ptr for as long as you count on
+  // it: that is what keeps a retired row alive.
+  std::shared_ptr<RouteStats> find_route(std::string_view route) const;
+  std::shared_ptr<BackendStats> find_backend(std::string_view route,
+                                             std::string_view backend) const;
+  // Shared lock, once: the route's row and its backends' rows in config order.
+  RouteCounters counters_for(const RouteConfig& route) const;
+
+  // Shared lock: sums every shard of every exported row. Any thread.
+  StatsSnapshot snapshot() const;
+
+ private:
+  std::shared_ptr<RouteStats> take_row(const std::string& name);
+  void reconcile_backends(RouteStats& row, const RouteConfig& route);
+  void prune_retired();
+
+  const unsigned workers_;
+  const std::string version_;
+  const double start_time_seconds_;
+
+  mutable std::shared_mutex mutex_;
+  // Guarded by mutex_:
+  uint64_t generation_ = 0;
+  std::vector<std::shared_ptr<RouteStats>> routes_;  // live rows, config order
+  // Keys view the rows' own names, which live as long as the mapped row.
+  std::unordered_map<std::string_view, std::shared_ptr<RouteStats>> index_;
+  std::vector<std::shared_ptr<RouteStats>> retired_;  // removed routes, maybe still held
+
+  std::atomic<uint64_t> reloads_ok_{0};
+  std::atomic<uint64_t> reloads_error_{0};
+};
+
+}  // namespace arus

@@ -1,0 +1,222 @@
+// StatsTable: row reconciliation on apply() (exclusive lock) and shard sums for
+// snapshots (shared lock). Counting itself never enters this file: it is inline atomics.
+#include "arus/stats/stats_table.hpp"
+
+#include <algorithm>
+#include <mutex>
+
+#include "arus/core/clock.hpp"
+
+namespace arus {
+namespace {
+
+int64_t sum_active(const std::unique_ptr<RouteShard[]>& shards, unsigned count) {
+  int64_t total = 0;
+  for (unsigned i = 0; i < count; ++i) {
+    total += shards[i].connections_active.load(std::memory_order_relaxed);
+  }
+  return total;
+}
+
+BackendSnapshot sum_backend(BackendStats& row, unsigned shard_count) {
+  BackendSnapshot out;
+  out.address = row.address();
+  out.up = row.up();
+  for (unsigned i = 0; i < shard_count; ++i) {
+    const BackendShard& s = row.shard(i);
+    out.connections_total += s.connections_total.load(std::memory_order_relaxed);
+    out.connect_errors_total += s.connect_errors_total.load(std::memory_order_relaxed);
+    out.connections_active += s.connections_active.load(std::memory_order_relaxed);
+  }
+  return out;
+}
+
+}  // namespace
+
+BackendStats::BackendStats(std::string address, unsigned shard_count)
+    : address_(std::move(address)),
+      shard_count_(shard_count),
+      shards_(std::make_unique<BackendShard[]>(shard_count)) {}
+
+RouteStats::RouteStats(std::string name, unsigned shard_count)
+    : name_(std::move(name)),
+      shard_count_(shard_count),
+      shards_(std::make_unique<RouteShard[]>(shard_count)) {}
+
+StatsTable::StatsTable(unsigned workers, std::string version)
+    : workers_(workers),
+      version_(std::move(version)),
+      start_time_seconds_(static_cast<double>(wall_clock_ms()) / 1000.0) {}
+
+std::shared_ptr<RouteStats> StatsTable::take_row(const std::string& name) {
+  if (auto it = index_.find(name); it != index_.end()) return it->second;
+  auto retired = std::find_if(retired_.begin(), retired_.end(),
+                              [&](const auto& row) { return row->name() == name; });
+  if (retired != retired_.end()) {
+    // Still held by draining connections: reviving keeps its series monotonic instead of
+    // exporting a second row with the same labels.
+    std::shared_ptr<RouteStats> row = std::move(*retired);
+    retired_.erase(retired);
+    return row;
+  }
+  return std::make_shared<RouteStats>(name, shard_count());
+}
+
+void StatsTable::reconcile_backends(RouteStats& row, const RouteConfig& route) {
+  std::vector<std::shared_ptr<BackendStats>> next;
+  next.reserve(route.backends.size());
+  // Entries already moved into `next` are null.
+  auto named = [](std::string_view address) {
+    return
+        [address](const std::shared_ptr<BackendStats>& b) { return b && b->address() == address; };
+  };
+  for (const BackendConfig& backend : route.backends) {
+    // The same HOST:PORT twice in a route would be one series anyway: share the row.
+    if (std::any_of(next.begin(), next.end(), named(backend.name))) continue;
+    auto live = std::find_if(row.backends_.begin(), row.backends_.end(), named(backend.name));
+    if (live != row.backends_.end()) {
+      next.push_back(std::move(*live));
+      continue;
+    }
+    auto old = std::find_if(row.retired_backends_.begin(), row.retired_backends_.end(),
+                            named(backend.name));
+    if (old != row.retired_backends_.end()) {
+      next.push_back(std::move(*old));
+      row.retired_backends_.erase(old);
+      continue;
+    }
+    next.push_back(std::make_shared<BackendStats>(backend.name, shard_count()));
+  }
+  for (auto& old : row.backends_) {
+    if (old) row.retired_backends_.push_back(std::move(old));  // moved-from = kept above
+  }
+  row.backends_ = std::move(next);
+}
+
+void StatsTable::prune_retired() {
+  // use_count() == 1 under the exclusive lock means only this table holds the row, and
+  // nobody can take a new reference (retired rows are not findable): nothing counts on it.
+  auto unheld = [](const auto& row) { return row.use_count() == 1; };
+  for (auto& row : routes_) {
+    std::erase_if(row->retired_backends_, unheld);
+  }
+  for (auto& row : retired_) {
+    std::erase_if(row->retired_backends_, unheld);
+  }
+  std::erase_if(retired_, unheld);
+}
+
+uint64_t StatsTable::apply(const Config& config) {
+  std::unique_lock lock(mutex_);
+  std::vector<std::shared_ptr<RouteStats>> next;
+  std::unordered_map<std::string_view, std::shared_ptr<RouteStats>> next_index;
+  next.reserve(config.routes.size());
+  for (const RouteConfig& route : config.routes) {
+    if (next_index.count(route.name) != 0) continue;  // duplicates are refused by the loader
+    std::shared_ptr<RouteStats> row = take_row(route.name);
+    row->retired_ = false;
+    row->listen_ = route.listen_name;
+    reconcile_backends(*row, route);
+    next_index.emplace(row->name(), row);
+    next.push_back(std::move(row));
+  }
+  for (auto& row : routes_) {
+    if (next_index.count(row->name()) != 0) continue;
+    row->retired_ = true;
+    retired_.push_back(row);
+  }
+  index_.clear();  // drop references before routes_ so no key outlives its row
+  routes_ = std::move(next);
+  index_ = std::move(next_index);
+  prune_retired();
+  return ++generation_;
+}
+
+void StatsTable::count_reload(bool ok) noexcept { stats_add(ok ? reloads_ok_ : reloads_error_); }
+
+std::shared_ptr<RouteStats> StatsTable::find_route(std::string_view route) const {
+  std::shared_lock lock(mutex_);
+  auto it = index_.find(route);
+  return it == index_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<BackendStats> StatsTable::find_backend(std::string_view route,
+                                                       std::string_view backend) const {
+  std::shared_lock lock(mutex_);
+  auto it = index_.find(route);
+  if (it == index_.end()) return nullptr;
+  for (const auto& row : it->second->backends_) {
+    if (row->address() == backend) return row;
+  }
+  return nullptr;
+}
+
+RouteCounters StatsTable::counters_for(const RouteConfig& route) const {
+  RouteCounters out;
+  out.backends.reserve(route.backends.size());
+  std::shared_lock lock(mutex_);
+  auto it = index_.find(route.name);
+  if (it != index_.end()) out.route = it->second;
+  for (const BackendConfig& backend : route.backends) {
+    std::shared_ptr<BackendStats> found;
+    if (out.route) {
+      for (const auto& row : out.route->backends_) {
+        if (row->address() == backend.name) found = row;
+      }
+    }
+    out.backends.push_back(std::move(found));
+  }
+  return out;
+}
+
+StatsSnapshot StatsTable::snapshot() const {
+  StatsSnapshot out;
+  out.version = version_;
+  out.start_time_seconds = start_time_seconds_;
+  out.reloads_ok = reloads_ok_.load(std::memory_order_relaxed);
+  out.reloads_error = reloads_error_.load(std::memory_order_relaxed);
+  out.worker_connections_active.assign(workers_, 0);
+
+  std::shared_lock lock(mutex_);
+  out.generation = generation_;
+  auto add_route = [&](RouteStats& row) {
+    const unsigned shards = shard_count();
+    // Every row, exported or not, holds its workers' active connections.
+    for (unsigned w = 0; w < workers_; ++w) {
+      out.worker_connections_active[w] +=
+          row.shards_[w].connections_active.load(std::memory_order_relaxed);
+    }
+    if (row.retired_ && sum_active(row.shards_, shards) <= 0) return;
+    RouteSnapshot& r = out.routes.emplace_back();
+    r.name = row.name();
+    r.listen = row.listen_;
+    r.retired = row.retired_;
+    for (unsigned i = 0; i < shards; ++i) {
+      const RouteShard& s = row.shards_[i];
+      r.connections_total += s.connections_total.load(std::memory_order_relaxed);
+      r.connections_active += s.connections_active.load(std::memory_order_relaxed);
+      r.bytes_client_to_backend += s.bytes_client_to_backend.load(std::memory_order_relaxed);
+      r.bytes_backend_to_client += s.bytes_backend_to_client.load(std::memory_order_relaxed);
+      r.refused_route_limit += s.refused_route_limit.load(std::memory_order_relaxed);
+      r.refused_global_limit += s.refused_global_limit.load(std::memory_order_relaxed);
+      r.refused_fds += s.refused_fds.load(std::memory_order_relaxed);
+      r.timeouts_connect += s.timeouts_connect.load(std::memory_order_relaxed);
+      r.timeouts_idle += s.timeouts_idle.load(std::memory_order_relaxed);
+      r.filter_closed += s.filter_closed.load(std::memory_order_relaxed);
+    }
+    // A live route shows every configured backend; a retired one only those still busy.
+    for (const auto& b : row.backends_) {
+      BackendSnapshot s = sum_backend(*b, shards);
+      if (!row.retired_ || s.connections_active > 0) r.backends.push_back(std::move(s));
+    }
+    for (const auto& b : row.retired_backends_) {
+      BackendSnapshot s = sum_backend(*b, shards);
+      if (s.connections_active > 0) r.backends.push_back(std::move(s));
+    }
+  };
+  for (const auto& row : routes_) add_route(*row);
+  for (const auto& row : retired_) add_route(*row);
+  return out;
+}
+
+}  // namespace arus

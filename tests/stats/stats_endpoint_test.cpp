@@ -1,0 +1,116 @@
+// append_stats_response: routing, status lines, headers and bodies, without sockets.
+#include "arus/stats/stats_endpoint.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace arus {
+namespace {
+
+struct Answer {
+  std::string bytes;
+  bool close = false;
+  int snapshots = 0;
+};
+
+Answer answer(std::string_view request_text) {
+  HttpRequestParser parser;
+  HttpParseResult parsed = parser.parse(request_text);
+  EXPECT_EQ(parsed.status, HttpParseStatus::kComplete) << request_text;
+  Answer a;
+  StatsSnapshotFn snapshot = [&a] {
+    ++a.snapshots;
+    StatsSnapshot s;
+    s.generation = 42;
+    return s;
+  };
+  a.close = append_stats_response(parsed.request, snapshot, a.bytes);
+  return a;
+}
+
+std::string body_of(const std::string& response) {
+  size_t end = response.find("\r\n\r\n");
+  return end == std::string::npos ? "" : response.substr(end + 4);
+}
+
+TEST(StatsEndpoint, Healthz) {
+  Answer a = answer("GET /healthz HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(a.bytes,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Content-Length: 3\r\nCache-Control: no-store\r\n\r\nok\n");
+  EXPECT_FALSE(a.close);
+  EXPECT_EQ(a.snapshots, 0);
+}
+
+TEST(StatsEndpoint, MetricsIsPrometheusText) {
+  Answer a = answer("GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(a.bytes.rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
+  EXPECT_NE(a.bytes.find("\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"),
+            std::string::npos);
+  std::string body = body_of(a.bytes);
+  EXPECT_NE(body.find("\narus_config_generation 42\n"), std::string::npos);
+  EXPECT_NE(a.bytes.find("\r\nContent-Length: " + std::to_string(body.size()) + "\r\n"),
+            std::string::npos);
+  EXPECT_EQ(a.snapshots, 1);
+}
+
+TEST(StatsEndpoint, StatsIsJson) {
+  Answer a = answer("GET /stats HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_NE(a.bytes.find("\r\nContent-Type: application/json\r\n"), std::string::npos);
+  EXPECT_EQ(body_of(a.bytes).rfind("{\"version\":", 0), 0u);
+  EXPECT_NE(body_of(a.bytes).find("\"generation\":42"), std::string::npos);
+}
+
+TEST(StatsEndpoint, HeadHasTheGetHeadersAndNoBody) {
+  Answer get = answer("GET /stats HTTP/1.1\r\nHost: h\r\n\r\n");
+  Answer head = answer("HEAD /stats HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(body_of(head.bytes), "");
+  EXPECT_EQ(head.bytes, get.bytes.substr(0, get.bytes.find("\r\n\r\n") + 4));
+}
+
+TEST(StatsEndpoint, UnknownPathIs404) {
+  Answer a = answer("GET /nope HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(a.bytes.rfind("HTTP/1.1 404 Not Found\r\n", 0), 0u);
+  EXPECT_EQ(body_of(a.bytes), "not found\n");
+  EXPECT_FALSE(a.close);
+  Answer post = answer("POST /nope HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(post.bytes.rfind("HTTP/1.1 404 ", 0), 0u);
+}
+
+TEST(StatsEndpoint, OtherMethodOnAKnownPathIs405WithAllow) {
+  Answer a = answer("DELETE /metrics HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(a.bytes.rfind("HTTP/1.1 405 Method Not Allowed\r\n", 0), 0u);
+  EXPECT_NE(a.bytes.find("\r\nAllow: GET, HEAD\r\n"), std::string::npos);
+  EXPECT_FALSE(a.close);
+  EXPECT_EQ(a.snapshots, 0);
+  Answer with_body = answer("POST /metrics HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\n");
+  EXPECT_TRUE(with_body.close) << "a body is never read, so the connection cannot go on";
+  EXPECT_NE(with_body.bytes.find("\r\nConnection: close\r\n"), std::string::npos);
+}
+
+TEST(StatsEndpoint, ConnectionHeaderFollowsTheRequest) {
+  Answer close = answer("GET /healthz HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(close.close);
+  EXPECT_NE(close.bytes.find("\r\nConnection: close\r\n"), std::string::npos);
+  Answer old = answer("GET /healthz HTTP/1.0\r\n\r\n");
+  EXPECT_TRUE(old.close);
+  EXPECT_EQ(old.bytes.rfind("HTTP/1.0 200 OK\r\n", 0), 0u);
+  Answer old_kept = answer("GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  EXPECT_FALSE(old_kept.close);
+  EXPECT_NE(old_kept.bytes.find("\r\nConnection: keep-alive\r\n"), std::string::npos);
+}
+
+TEST(StatsEndpoint, ErrorResponsesClose) {
+  std::string out;
+  append_error_response(408, out);
+  EXPECT_EQ(out,
+            "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Content-Length: 16\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n"
+            "request timeout\n");
+  EXPECT_EQ(http_reason_phrase(431), "Request Header Fields Too Large");
+  EXPECT_EQ(http_reason_phrase(299), "Error");
+}
+
+}  // namespace
+}  // namespace arus

@@ -1,0 +1,365 @@
+// StatsServer on 127.0.0.1 with a Reactor running in a thread, driven by blocking test
+// clients: pages, errors, keep-alive, pipelining, slow and oversize clients, limits.
+// Every read has a 10 s receive timeout as its deadline; nothing asserts on timing.
+#include "arus/stats/stats_server.hpp"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <future>
+#include <thread>
+
+namespace arus {
+namespace {
+
+class TestClient {
+ public:
+  explicit TestClient(uint16_t port, int receive_buffer = 0) {
+    fd_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    timeval deadline{10, 0};
+    setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &deadline, sizeof deadline);
+    setsockopt(fd_.get(), SOL_SOCKET, SO_SNDTIMEO, &deadline, sizeof deadline);
+    if (receive_buffer > 0) {
+      setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+    }
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  bool connected() const { return connected_; }
+
+  void send_all(std::string_view data) {
+    while (!data.empty()) {
+      ssize_t n = ::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL);
+      if (n <= 0) return;
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+  }
+
+  void shutdown_write() { ::shutdown(fd_.get(), SHUT_WR); }
+
+  // One response: head, then Content-Length bytes of body unless `head_only`.
+  // Empty when the connection ends (or the deadline passes) first.
+  std::string read_response(bool head_only = false) {
+    size_t head_end;
+    while ((head_end = buffer_.find("\r\n\r\n")) == std::string::npos) {
+      if (!fill()) return "";
+    }
+    size_t body = 0;
+    size_t at = buffer_.find("\r\nContent-Length: ");
+    if (at != std::string::npos && at < head_end) body = std::stoul(buffer_.substr(at + 18));
+    size_t total = head_end + 4 + (head_only ? 0 : body);
+    while (buffer_.size() < total) {
+      if (!fill()) return "";
+    }
+    std::string response = buffer_.substr(0, total);
+    buffer_.erase(0, total);
+    return response;
+  }
+
+  // Everything until the server closes; `closed` tells whether EOF was seen.
+  std::string read_until_close(bool* closed) {
+    while (fill()) {
+    }
+    *closed = eof_;
+    return std::exchange(buffer_, "");
+  }
+
+ private:
+  bool fill() {
+    char chunk[65536];
+    ssize_t n = ::recv(fd_.get(), chunk, sizeof chunk, 0);
+    if (n > 0) {
+      buffer_.append(chunk, static_cast<size_t>(n));
+      return true;
+    }
+    eof_ = n == 0;
+    return false;
+  }
+
+  UniqueFd fd_;
+  bool connected_ = false;
+  bool eof_ = false;
+  std::string buffer_;
+};
+
+std::string body_of(const std::string& response) {
+  size_t end = response.find("\r\n\r\n");
+  return end == std::string::npos ? "" : response.substr(end + 4);
+}
+
+bool starts_with(const std::string& text, std::string_view prefix) {
+  return text.rfind(prefix, 0) == 0;
+}
+
+const char* kGetHealth = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+
+class StatsServerTest : public ::testing::Test {
+ protected:
+  void start(StatsServerOptions options = {}, size_t routes = 1) {
+    auto reactor = Reactor::create();
+    ASSERT_TRUE(reactor.ok()) << reactor.error().message;
+    reactor_ = std::move(reactor.value());
+    auto address = resolve(HostPort{"127.0.0.1", 0});
+    ASSERT_TRUE(address.ok());
+    auto listener = StatsServer::open_listener(address.value());
+    ASSERT_TRUE(listener.ok()) << listener.error().message;
+    auto snapshot = [this, routes] {
+      snapshots_.fetch_add(1);
+      StatsSnapshot s;
+      s.generation = 7;
+      for (size_t i = 0; i < routes; ++i) {
+        RouteSnapshot& r = s.routes.emplace_back();
+        r.name = "route-" + std::to_string(i);
+        r.listen = "127.0.0.1:8080";
+        r.backends.push_back(BackendSnapshot{"127.0.0.1:9001", true, 1, 2, 3});
+      }
+      return s;
+    };
+    auto server = StatsServer::create(*reactor_, std::move(listener.value()), snapshot, options);
+    ASSERT_TRUE(server.ok()) << server.error().message;
+    server_ = std::move(server.value());
+    port_ = server_->port();
+    ASSERT_NE(port_, 0);
+    thread_ = std::thread([this] {
+      while (!stop_.load()) reactor_->run_once(100);
+    });
+  }
+
+  void TearDown() override {
+    if (thread_.joinable()) {
+      stop_ = true;
+      reactor_->post([] {});
+      thread_.join();
+    }
+    server_.reset();  // the reactor thread is gone: this thread owns both now
+    reactor_.reset();
+  }
+
+  // Asks the reactor thread, which owns the server, how many clients it holds.
+  size_t client_count() {
+    std::promise<size_t> count;
+    reactor_->post([&] { count.set_value(server_->client_count()); });
+    return count.get_future().get();
+  }
+
+  bool wait_for_client_count(size_t wanted) {
+    for (int i = 0; i < 1000; ++i) {  // up to ~10 s
+      if (client_count() == wanted) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
+  std::unique_ptr<Reactor> reactor_;
+  std::unique_ptr<StatsServer> server_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> snapshots_{0};
+  uint16_t port_ = 0;
+};
+
+TEST_F(StatsServerTest, ServesMetricsStatsAndHealth) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  TestClient c(port_);
+  ASSERT_TRUE(c.connected());
+  c.send_all("GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
+  std::string metrics = c.read_response();
+  EXPECT_TRUE(starts_with(metrics, "HTTP/1.1 200 OK\r\n")) << metrics;
+  EXPECT_NE(metrics.find("Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"),
+            std::string::npos);
+  EXPECT_NE(body_of(metrics).find("\narus_config_generation 7\n"), std::string::npos);
+  EXPECT_NE(
+      body_of(metrics).find("arus_backend_up{route=\"route-0\",backend=\"127.0.0.1:9001\"} 1"),
+      std::string::npos);
+
+  c.send_all("GET /stats HTTP/1.1\r\nHost: t\r\n\r\n");
+  std::string stats = c.read_response();
+  EXPECT_TRUE(starts_with(stats, "HTTP/1.1 200 OK\r\n")) << stats;
+  EXPECT_NE(stats.find("Content-Type: application/json\r\n"), std::string::npos);
+  EXPECT_NE(body_of(stats).find("\"generation\":7"), std::string::npos);
+
+  c.send_all(kGetHealth);
+  std::string health = c.read_response();
+  EXPECT_TRUE(starts_with(health, "HTTP/1.1 200 OK\r\n"));
+  EXPECT_EQ(body_of(health), "ok\n");
+  EXPECT_EQ(snapshots_.load(), 2);
+}
+
+TEST_F(StatsServerTest, NotFoundAndMethodNotAllowedKeepTheConnection) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  TestClient c(port_);
+  c.send_all("GET /other HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_TRUE(starts_with(c.read_response(), "HTTP/1.1 404 Not Found\r\n"));
+  c.send_all("PUT /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
+  std::string put = c.read_response();
+  EXPECT_TRUE(starts_with(put, "HTTP/1.1 405 Method Not Allowed\r\n")) << put;
+  EXPECT_NE(put.find("\r\nAllow: GET, HEAD\r\n"), std::string::npos);
+  c.send_all("HEAD /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+  std::string head = c.read_response(/*head_only=*/true);
+  EXPECT_TRUE(starts_with(head, "HTTP/1.1 200 OK\r\n"));
+  EXPECT_NE(head.find("Content-Length: 3\r\n"), std::string::npos);
+  c.send_all(kGetHealth);
+  EXPECT_EQ(body_of(c.read_response()), "ok\n") << "HEAD sent no body";
+}
+
+TEST_F(StatsServerTest, MalformedRequestGets400AndClose) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  TestClient c(port_);
+  c.send_all("BLAH\r\n\r\n");
+  bool closed = false;
+  std::string reply = c.read_until_close(&closed);
+  EXPECT_TRUE(starts_with(reply, "HTTP/1.1 400 Bad Request\r\n")) << reply;
+  EXPECT_NE(reply.find("Connection: close\r\n"), std::string::npos);
+  EXPECT_TRUE(closed);
+}
+
+TEST_F(StatsServerTest, OversizeRequestGets431AndClose) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  TestClient c(port_);
+  c.send_all("GET /metrics HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(9000, 'x'));
+  bool closed = false;
+  std::string reply = c.read_until_close(&closed);
+  EXPECT_TRUE(starts_with(reply, "HTTP/1.1 431 ")) << reply;
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(snapshots_.load(), 0);
+}
+
+TEST_F(StatsServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  TestClient c(port_);
+  c.send_all(
+      "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+      "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n"
+      "GET /stats HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+      "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");  // after close: never answered
+  EXPECT_EQ(body_of(c.read_response()), "ok\n");
+  EXPECT_TRUE(starts_with(c.read_response(), "HTTP/1.1 404 "));
+  std::string last = c.read_response();
+  EXPECT_TRUE(starts_with(body_of(last), "{\"version\"")) << last;
+  EXPECT_NE(last.find("Connection: close\r\n"), std::string::npos);
+  bool closed = false;
+  EXPECT_EQ(c.read_until_close(&closed), "");
+  EXPECT_TRUE(closed);
+}
+
+TEST_F(StatsServerTest, Http10ClosesUnlessKeepAlive) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  TestClient kept(port_);
+  kept.send_all("GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  std::string first = kept.read_response();
+  EXPECT_TRUE(starts_with(first, "HTTP/1.0 200 OK\r\n")) << first;
+  kept.send_all("GET /healthz HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(body_of(kept.read_response()), "ok\n");
+  bool closed = false;
+  EXPECT_EQ(kept.read_until_close(&closed), "");
+  EXPECT_TRUE(closed);
+}
+
+TEST_F(StatsServerTest, SlowClientGets408AndClose) {
+  StatsServerOptions options;
+  options.request_timeout_ms = 200;
+  ASSERT_NO_FATAL_FAILURE(start(options));
+  TestClient c(port_);
+  c.send_all("GET /metrics HTTP/1.1\r\nHo");
+  bool closed = false;
+  std::string reply = c.read_until_close(&closed);
+  EXPECT_TRUE(starts_with(reply, "HTTP/1.1 408 Request Timeout\r\n")) << reply;
+  EXPECT_TRUE(closed);
+}
+
+TEST_F(StatsServerTest, IdleKeepAliveConnectionIsClosedSilently) {
+  StatsServerOptions options;
+  options.idle_timeout_ms = 200;
+  ASSERT_NO_FATAL_FAILURE(start(options));
+  TestClient c(port_);
+  c.send_all(kGetHealth);
+  EXPECT_EQ(body_of(c.read_response()), "ok\n");
+  bool closed = false;
+  EXPECT_EQ(c.read_until_close(&closed), "");
+  EXPECT_TRUE(closed);
+  EXPECT_TRUE(wait_for_client_count(0));
+}
+
+TEST_F(StatsServerTest, ConnectionThatNeverAsksIsClosedAfterTheRequestTimeout) {
+  StatsServerOptions options;
+  options.request_timeout_ms = 200;  // the 60 s idle timeout is for kept-alive clients
+  ASSERT_NO_FATAL_FAILURE(start(options));
+  TestClient c(port_);
+  ASSERT_TRUE(c.connected());
+  bool closed = false;
+  EXPECT_EQ(c.read_until_close(&closed), "");
+  EXPECT_TRUE(closed);
+}
+
+TEST_F(StatsServerTest, ClientThatHalfClosesStillGetsItsAnswer) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  TestClient c(port_);
+  c.send_all("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+  c.shutdown_write();
+  bool closed = false;
+  std::string reply = c.read_until_close(&closed);
+  EXPECT_TRUE(starts_with(reply, "HTTP/1.1 200 OK\r\n")) << reply;
+  EXPECT_EQ(body_of(reply), "ok\n");
+  EXPECT_TRUE(closed);
+}
+
+TEST_F(StatsServerTest, ClientsOverTheLimitGet503AndClose) {
+  StatsServerOptions options;
+  options.max_clients = 1;
+  ASSERT_NO_FATAL_FAILURE(start(options));
+  TestClient first(port_);
+  first.send_all(kGetHealth);
+  ASSERT_EQ(body_of(first.read_response()), "ok\n");  // certainly accepted
+  TestClient second(port_);
+  bool closed = false;
+  std::string reply = second.read_until_close(&closed);
+  EXPECT_TRUE(starts_with(reply, "HTTP/1.1 503 ")) << reply;
+  EXPECT_TRUE(closed);
+  first.send_all(kGetHealth);
+  EXPECT_EQ(body_of(first.read_response()), "ok\n") << "the admitted client is unaffected";
+}
+
+TEST_F(StatsServerTest, LargePipelinedResponsesToASlowReaderArriveWhole) {
+  StatsServerOptions options;
+  options.output_high_water = 16 * 1024;
+  ASSERT_NO_FATAL_FAILURE(start(options, /*routes=*/1500));  // /metrics of over 1 MB
+  TestClient c(port_, /*receive_buffer=*/4096);
+  std::string requests;
+  for (int i = 0; i < 3; ++i) requests += "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n";
+  c.send_all(requests);
+  std::string previous;
+  for (int i = 0; i < 3; ++i) {
+    std::string response = c.read_response();
+    ASSERT_TRUE(starts_with(response, "HTTP/1.1 200 OK\r\n")) << i;
+    std::string body = body_of(response);
+    EXPECT_GT(body.size(), 200000u);
+    EXPECT_NE(body.find("arus_backend_up{route=\"route-1499\",backend=\"127.0.0.1:9001\"} 1\n"),
+              std::string::npos);
+    if (i > 0) {
+      EXPECT_EQ(body, previous);
+    }
+    previous = body;
+  }
+}
+
+TEST_F(StatsServerTest, ClosedClientsAreReleased) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  {
+    TestClient a(port_);
+    TestClient b(port_);
+    a.send_all(kGetHealth);
+    b.send_all(kGetHealth);
+    EXPECT_EQ(body_of(a.read_response()), "ok\n");
+    EXPECT_EQ(body_of(b.read_response()), "ok\n");
+    EXPECT_EQ(client_count(), 2u);
+  }
+  EXPECT_TRUE(wait_for_client_count(0));
+}
+
+}  // namespace
+}  // namespace arus
