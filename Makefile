@@ -28,6 +28,7 @@ LDLIBS   += -linih -ldl
 PLUGIN_CFLAGS := -std=c99 -Wall -Wextra -pedantic -O2 -g -fPIC -shared -Iinclude
 
 BIN       := $(BUILD)/arus-proxy
+ECHO_BIN  := $(BUILD)/arus-echo
 LIB_SRC   := $(filter-out src/main.cpp,$(shell find src -name '*.cpp' | sort))
 LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
 MAIN_OBJ  := $(BUILD)/obj/src/main.o
@@ -38,7 +39,7 @@ PLUGINS   := $(patsubst %.c,%.so,$(wildcard c_plugins/*.c))
 DEPS_OK   := $(BUILD)/.deps-build
 TEST_DEPS_OK := $(BUILD)/.deps-test
 
-.PHONY: all run test test-unit test-e2e test-suite test-all check build-plugin clean deps
+.PHONY: all run test test-unit test-e2e test-suite test-all check build-plugin clean deps fuzz
 
 all: $(BIN) $(PLUGINS)
 
@@ -66,7 +67,15 @@ c_plugins/%.so: c_plugins/%.c include/arus/filter.h
 
 build-plugin: $(PLUGINS)
 
-run: all
+$(ECHO_BIN): tools/echo_backend.cpp | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) $< -o $@
+
+# The demo echo backend runs beside the proxy and stops with it (Ctrl-C drains both).
+run: all $(ECHO_BIN)
+	@$(ECHO_BIN) 127.0.0.1:9001 & echo_pid=$$!; \
+	trap 'kill $$echo_pid 2>/dev/null' EXIT; \
+	echo "arus-proxy: try  printf 'hello\\n' | nc 127.0.0.1 8080   (Ctrl-C stops)"; \
 	$(BIN) -c $(CONFIG)
 
 $(UNIT_BIN): $(LIB_OBJ) $(TEST_OBJ) | $(TEST_DEPS_OK)
@@ -95,6 +104,24 @@ test-all:
 check: | $(DEPS_OK)
 	@for f in $(LIB_SRC) src/main.cpp $(TEST_SRC); do \
 	  echo "check $$f"; $(CXX) $(CXXFLAGS) -MMD -MF /dev/null -fsyntax-only $$f || exit 1; done
+
+# libFuzzer target for the stats endpoint's HTTP parser (clang); not part of `make test`.
+FUZZ_CXX  ?= clang++
+FUZZ_TIME ?= 60
+FUZZ_DIR  := build/fuzz
+FUZZ_SRC  := fuzz/http_request_fuzz.cpp src/stats/http_request.cpp src/stats/stats_endpoint.cpp \
+             src/stats/metrics_exporter.cpp src/stats/json_exporter.cpp src/stats/text_escape.cpp
+FUZZ_BIN  := $(FUZZ_DIR)/http_request_fuzz
+
+$(FUZZ_BIN): $(FUZZ_SRC) $(wildcard include/arus/stats/*.hpp)
+	@mkdir -p $(@D)
+	$(FUZZ_CXX) -std=c++20 -O1 -g -Iinclude -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=all $(FUZZ_SRC) -o $@
+
+fuzz: $(FUZZ_BIN)
+	@mkdir -p $(FUZZ_DIR)/corpus
+	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -max_len=20000 -dict=fuzz/http_request.dict \
+	  $(FUZZ_DIR)/corpus fuzz/corpus/http_request
 
 clean:
 	rm -rf build $(PLUGINS)

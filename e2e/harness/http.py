@@ -1,0 +1,67 @@
+"""A tiny client for the proxy's stats endpoint and a parser for the Prometheus text
+format. Stateless; each call opens its own connection."""
+import json
+import re
+import socket
+
+from .client import recv_until_closed
+
+_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+\d+)?$')
+_LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?')
+
+
+def request(port: int, path: str, timeout: float, method="GET", raw=None):
+    """(status, headers dict, body bytes) of one HTTP/1.1 request with Connection: close."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    with s:
+        if raw is None:
+            raw = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   f"Connection: close\r\n\r\n").encode()
+        s.sendall(raw)
+        data, _ = recv_until_closed(s, timeout)
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    m = re.match(r"HTTP/1\.[01] (\d{3})", lines[0] if lines else "")
+    if not m:
+        raise AssertionError(f"not an HTTP response: {data[:200]!r}")
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    if "content-length" in headers:
+        body = body[:int(headers["content-length"])]
+    return int(m.group(1)), headers, body
+
+
+def parse_metrics(text: str) -> dict:
+    """{(name, frozenset(labels.items())): float} for every sample line."""
+    out = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        m = _SAMPLE.match(line)
+        if not m:
+            raise AssertionError(f"malformed metrics line: {line!r}")
+        labels = dict(_LABEL.findall(m.group(3) or ""))
+        out[(m.group(1), frozenset(labels.items()))] = float(m.group(4))
+    return out
+
+
+def metric(samples: dict, name: str, **labels):
+    """The value of one series, or None when it is absent."""
+    return samples.get((name, frozenset((k, str(v)) for k, v in labels.items())))
+
+
+def get_metrics(port: int, timeout: float) -> dict:
+    status, _, body = request(port, "/metrics", timeout)
+    if status != 200:
+        raise AssertionError(f"/metrics answered {status}")
+    return parse_metrics(body.decode())
+
+
+def get_stats(port: int, timeout: float) -> dict:
+    status, _, body = request(port, "/stats", timeout)
+    if status != 200:
+        raise AssertionError(f"/stats answered {status}")
+    return json.loads(body)

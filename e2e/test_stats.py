@@ -1,0 +1,111 @@
+"""The stats endpoint: /healthz, /metrics (Prometheus text) and /stats (JSON) report every
+route and backend from the start, count connections, bytes and connect errors, and answer
+404/405/400 to anything else."""
+import unittest
+
+from harness import ProxyTestCase, env, free_port, recv_until_closed, roundtrip, wait_until
+from harness import http
+from harness.client import connect
+
+
+class StatsTest(ProxyTestCase):
+    def setUp(self):
+        super().setUp()
+        self.echo = self.backend("echo")
+        self.dead = f"127.0.0.1:{free_port()}"
+        self.route_web = self.route("web", [self.echo, self.dead], retries=2)
+        self.stats_port = free_port()
+        self.proxy_ = self.start_proxy([self.route_web],
+                                       {"stats_listen": f"127.0.0.1:{self.stats_port}"})
+
+    def metrics(self):
+        return http.get_metrics(self.stats_port, env.t(5))
+
+    def test_healthz(self):
+        status, _, body = http.request(self.stats_port, "/healthz", env.t(5))
+        self.assertEqual(status, 200)
+        self.assertIn(b"ok", body)
+
+    def test_series_exist_at_zero(self):
+        m = self.metrics()
+        for backend in (self.echo.address, self.dead):
+            self.assertEqual(http.metric(m, "arus_connections_total", route="web",
+                                         backend=backend), 0, backend)
+            self.assertEqual(http.metric(m, "arus_connect_errors_total", route="web",
+                                         backend=backend), 0, backend)
+            self.assertEqual(http.metric(m, "arus_backend_up", route="web", backend=backend), 1)
+        self.assertEqual(http.metric(m, "arus_connections_active", route="web"), 0)
+        for d in ("client_to_backend", "backend_to_client"):
+            self.assertEqual(http.metric(m, "arus_bytes_total", route="web", direction=d), 0)
+        self.assertIsNotNone(http.metric(m, "arus_config_generation"))
+        self.assertIsNotNone(http.metric(m, "arus_reloads_total", result="ok"))
+        self.assertIsNotNone(http.metric(m, "arus_reloads_total", result="error"))
+
+    def test_counters_follow_traffic(self):
+        message = b"count me please\n" * 100
+        s = self.client(self.route_web.port)
+        roundtrip(s, message, env.t(5))
+        wait_until(lambda: http.metric(self.metrics(), "arus_connections_active",
+                                       route="web") == 1, env.t(5), "1 active connection")
+        s.close()
+        self.proxy_.wait_access(route="web")
+
+        def settled():
+            m = self.metrics()
+            return http.metric(m, "arus_connections_active", route="web") == 0 and m
+        m = wait_until(settled, env.t(5), "0 active connections")
+        self.assertEqual(http.metric(m, "arus_bytes_total", route="web",
+                                     direction="client_to_backend"), len(message))
+        self.assertEqual(http.metric(m, "arus_bytes_total", route="web",
+                                     direction="backend_to_client"), len(message))
+        total = sum(http.metric(m, "arus_connections_total", route="web", backend=b) or 0
+                    for b in (self.echo.address, self.dead))
+        self.assertGreaterEqual(total, 1)
+
+    def test_dead_backend_counts_errors_and_goes_down(self):
+        for i in range(6):
+            s = self.client(self.route_web.port)
+            roundtrip(s, b"x%d" % i, env.t(5))
+            s.close()
+
+        def down():
+            m = self.metrics()
+            return http.metric(m, "arus_backend_up", route="web", backend=self.dead) == 0 and m
+        m = wait_until(down, env.t(5), "the dead backend reported down")
+        self.assertGreaterEqual(http.metric(m, "arus_connect_errors_total", route="web",
+                                            backend=self.dead), 1)
+        self.assertEqual(http.metric(m, "arus_backend_up", route="web",
+                                     backend=self.echo.address), 1)
+        stats = http.get_stats(self.stats_port, env.t(5))
+        route = [r for r in stats["routes"] if r["name"] == "web"][0]
+        backends = {b["address"]: b for b in route["backends"]}
+        self.assertIn(backends[self.dead]["up"], (False, 0))
+        self.assertGreaterEqual(backends[self.dead]["connect_errors_total"], 1)
+
+    def test_stats_json_shape(self):
+        stats = http.get_stats(self.stats_port, env.t(5))
+        for key in ("generation", "reloads", "routes"):
+            self.assertIn(key, stats)
+        self.assertIn("ok", stats["reloads"])
+        self.assertIn("error", stats["reloads"])
+        route = [r for r in stats["routes"] if r["name"] == "web"][0]
+        self.assertEqual(route["listen"], self.route_web.listen)
+        for key in ("connections_active", "connections_total", "bytes", "backends"):
+            self.assertIn(key, route)
+        self.assertEqual(set(route["bytes"]), {"client_to_backend", "backend_to_client"})
+        self.assertEqual({b["address"] for b in route["backends"]}, {self.echo.address, self.dead})
+
+    def test_other_requests(self):
+        status, _, _ = http.request(self.stats_port, "/nope", env.t(5))
+        self.assertEqual(status, 404)
+        status, _, _ = http.request(self.stats_port, "/metrics", env.t(5), method="POST")
+        self.assertIn(status, (404, 405))
+        s = connect(self.stats_port, env.t(5))
+        with s:
+            s.sendall(b"this is not http\r\n\r\n")
+            data, how = recv_until_closed(s, env.t(5))
+        self.assertRegex(data[:12].decode("latin-1"), r"^HTTP/1\.[01] 400")
+
+
+if __name__ == "__main__":
+    unittest.main()

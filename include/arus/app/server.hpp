@@ -1,0 +1,62 @@
+// Server: the running proxy — the workers, their listeners, the stats table, and the
+// control reactor on the main thread that serves signals (drain, reload) and the stats
+// endpoint.
+// run() is called once, from the main thread.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "arus/config/config.hpp"
+#include "arus/core/result.hpp"
+#include "arus/reactor/reactor.hpp"
+#include "arus/relay/admission.hpp"
+#include "arus/relay/route_runtime.hpp"
+#include "arus/stats/stats_server.hpp"
+#include "arus/stats/stats_table.hpp"
+#include "arus/worker/worker.hpp"
+
+namespace arus {
+
+class Server {
+ public:
+  // Loads the filters, binds every route's listeners (one SO_REUSEPORT socket per worker)
+  // and the stats endpoint, and prepares the workers without starting them. Fails,
+  // changing nothing, when a filter does not load or a bind fails.
+  static Result<std::unique_ptr<Server>> create(ConfigPtr config, unsigned worker_count);
+  ~Server();
+
+  // Starts the workers and serves until drained or stopped; returns the exit status:
+  // 0 after a complete drain, 1 when the grace period ran out or a second signal came.
+  // SIGTERM, SIGINT and SIGHUP must be blocked in every thread before create().
+  int run();
+
+ private:
+  class SignalEvents;
+  class GraceTimer;
+  Server(std::unique_ptr<StatsTable> stats, SnapshotPtr snapshot,
+         std::unique_ptr<Reactor> control);
+  void on_signal(int signal_number) noexcept;
+  void on_grace_expired() noexcept;
+  void on_worker_exit() noexcept;
+  uint64_t active_connections() const noexcept;
+
+  std::unique_ptr<StatsTable> stats_;  // outlives everything that counts on it
+  SnapshotPtr snapshot_;
+  std::unique_ptr<Reactor> control_;
+  std::unique_ptr<StatsServer> stats_server_;  // on control_; null without stats_listen
+  Admission global_admission_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  UniqueFd signal_fd_;
+  std::unique_ptr<SignalEvents> signal_events_;
+  std::unique_ptr<GraceTimer> grace_timer_;
+  size_t workers_exited_ = 0;  // control thread only
+  bool draining_ = false;
+  bool done_ = false;
+  int exit_status_ = 0;
+};
+
+// The number of CPUs this process may run on (its affinity mask): what workers = 0 means.
+unsigned available_cpus() noexcept;
+
+}  // namespace arus

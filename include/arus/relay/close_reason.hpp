@@ -1,0 +1,24 @@
+// Why a connection ended: the REASON of the access-log line (SPEC.md "Access log").
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace arus {
+
+enum class CloseReason : uint8_t {
+  kClientEof,      // both directions finished; the client closed first
+  kBackendEof,     // both directions finished; the backend closed first
+  kClientReset,    // the client's socket failed (RST, error)
+  kBackendReset,   // the backend's socket failed (RST, error)
+  kIdleTimeout,    // no byte either way for idle_timeout_ms
+  kConnectFailed,  // every backend try failed or timed out
+  kLimit,          // refused by max_connections or out of descriptors
+  kFilter,         // the filter closed it, failed, or broke its contract
+  kShutdown,       // the drain's grace period ran out
+  kError,          // a local failure (e.g. no pipe, registration failed)
+};
+
+std::string_view close_reason_name(CloseReason reason) noexcept;
+
+}  // namespace arus

@@ -1,0 +1,137 @@
+// Connection: one client connection relayed to one backend — the per-connection state
+// machine (connecting -> relaying -> closed) driving the pumps of both directions.
+// Owned by one worker and touched only on its thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "arus/net/address.hpp"
+#include "arus/reactor/reactor.hpp"
+#include "arus/relay/close_reason.hpp"
+#include "arus/relay/filter_stage.hpp"
+#include "arus/relay/flow.hpp"
+#include "arus/relay/pipe_pool.hpp"
+#include "arus/relay/route_runtime.hpp"
+#include "arus/relay/splice_pump.hpp"
+
+namespace arus {
+
+class Balancer;
+class Connection;
+
+// The worker's side of a connection: services it borrows and where it reports its end.
+class ConnectionHost {
+ public:
+  virtual ~ConnectionHost() = default;
+  virtual Reactor& reactor() noexcept = 0;
+  virtual PipePool& pipes() noexcept = 0;
+  virtual FilterBuffers& filter_buffers() noexcept = 0;
+  // A process-wide unique id for a new connection (filters log with it).
+  virtual uint64_t next_connection_id() noexcept = 0;
+  // Called once when the connection has closed its sockets; the host frees it after the
+  // current reactor batch (events for it may still be queued).
+  virtual void on_connection_closed(Connection& connection) noexcept = 0;
+};
+
+// A route as one worker sees it: the shared runtime, this worker's balancer, and this
+// worker's shards of the route's and its backends' counters (found once, not per chunk).
+struct WorkerRoute {
+  const RouteRuntime* runtime;
+  Balancer* balancer;
+  RouteShard* stats;
+  const std::vector<BackendShard*>* backend_stats;  // one per backend, config order
+  bool access_log;
+};
+
+class Connection {
+ public:
+  enum class State : uint8_t { kIdle, kConnecting, kRelaying, kClosed };
+
+  explicit Connection(ConnectionHost& host) noexcept;
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Takes the accepted client socket and starts connecting to a backend of `route`.
+  // The route (and what it points to) must outlive the connection.
+  void start(UniqueFd client_fd, const SocketAddress& client_address,
+             const WorkerRoute& route) noexcept;
+
+  // Ends the connection now (drain deadline, shutdown): closes both sockets.
+  void finish(CloseReason reason) noexcept;
+
+  // Resets a closed connection for reuse from the worker's pool.
+  void recycle() noexcept;
+
+  State state() const noexcept { return state_; }
+  const WorkerRoute* route() const noexcept { return route_; }
+
+  // Intrusive links of the worker's list of open connections.
+  Connection* prev = nullptr;
+  Connection* next = nullptr;
+
+ private:
+  // Receives epoll events for one of the two sockets.
+  class SideEvents final : public EventHandler {
+   public:
+    SideEvents(Connection& connection, bool is_backend) : connection_(connection),
+        is_backend_(is_backend) {}
+    void on_events(uint32_t events) noexcept override;
+
+   private:
+    Connection& connection_;
+    bool is_backend_;
+  };
+  // Connect timeout while connecting, idle timeout while relaying.
+  class DeadlineTimer final : public Timer {
+   public:
+    explicit DeadlineTimer(Connection& connection) : connection_(connection) {}
+    void on_timer() noexcept override;
+
+   private:
+    Connection& connection_;
+  };
+
+  void on_client_events(uint32_t events) noexcept;
+  void on_backend_events(uint32_t events) noexcept;
+  void on_deadline() noexcept;
+
+  struct FilterState;  // a filtered route's session and stages, see connection.cpp
+
+  void connect_next_backend(int avoid) noexcept;
+  bool open_filter() noexcept;
+  void close_filter() noexcept;
+  PumpResult pump(Endpoint& source, Endpoint& sink, Flow& flow, FilterStage* stage) noexcept;
+  FilterStage* stage_of(const Flow& flow) noexcept;
+  void on_connect_result(int error) noexcept;
+  void on_connect_failed(int error, bool timed_out) noexcept;
+  void drive() noexcept;
+  void release_backend_slot() noexcept;
+  void count_bytes(uint64_t to_backend_before, uint64_t to_client_before) noexcept;
+  void log_access(CloseReason reason) const noexcept;
+
+  ConnectionHost& host_;
+  const WorkerRoute* route_ = nullptr;
+  State state_ = State::kIdle;
+  bool resume_pending_ = false;  // a Reactor::resume_later call is outstanding
+  bool client_eof_first_ = true; // decides client_eof vs backend_eof
+  bool backend_slot_held_ = false;
+  bool backend_connected_ = false;  // counted in the backend's active connections
+  int backend_index_ = -1;
+  int tries_left_ = 0;
+  uint64_t started_ms_ = 0;
+  uint64_t last_activity_ms_ = 0;
+  SocketAddress client_address_;
+  Endpoint client_;
+  Endpoint backend_;
+  Flow to_backend_;
+  Flow to_client_;
+  SideEvents client_events_{*this, false};
+  SideEvents backend_events_{*this, true};
+  DeadlineTimer deadline_{*this};
+  std::unique_ptr<FilterState> filter_;  // null on the splice path
+};
+
+}  // namespace arus

@@ -1,0 +1,36 @@
+// Plain per-connection state of the relay: one Endpoint per socket, one Flow per
+// direction. Owned by a Connection; single-threaded (the connection's worker).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "arus/core/unique_fd.hpp"
+#include "arus/relay/pipe_pool.hpp"
+
+namespace arus {
+
+// One socket of a connection and its readiness, tracked in user space because the
+// socket is registered edge-triggered: a flag is set by an epoll edge and cleared only
+// when a syscall reports EAGAIN.
+struct Endpoint {
+  UniqueFd fd;
+  bool readable = false;
+  bool writable = false;
+};
+
+enum class Direction : uint8_t { kClientToBackend = 0, kBackendToClient = 1 };
+
+// One direction of a connection: bytes from a source endpoint to a sink endpoint.
+struct Flow {
+  Pipe pipe;               // held only while bytes are in flight; idle flows hold none
+  size_t pipe_bytes = 0;   // bytes in the pipe not yet written to the sink
+  uint64_t bytes = 0;      // bytes read from the source (what the access log and stats count)
+  bool source_eof = false; // the source sent FIN
+  bool sink_shut = false;  // we passed the FIN on: shutdown(sink, SHUT_WR)
+
+  // Everything the source sent, FIN included, has reached the sink.
+  bool done() const noexcept { return sink_shut; }
+};
+
+}  // namespace arus

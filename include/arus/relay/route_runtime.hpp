@@ -1,0 +1,48 @@
+// RouteRuntime: what every worker shares about one route while a configuration is live:
+// its settings, its backends' health and load, and its connection count. Snapshot: one
+// configuration generation as the workers run it. Thread-safe: settings are immutable
+// and the rest are atomics; shared through std::shared_ptr<const Snapshot>.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "arus/balance/backend_health.hpp"
+#include "arus/balance/balancer.hpp"
+#include "arus/config/config.hpp"
+#include "arus/core/result.hpp"
+#include "arus/plugin/filter_instance.hpp"
+#include "arus/stats/stats_table.hpp"
+#include "arus/relay/admission.hpp"
+
+namespace arus {
+
+struct RouteRuntime {
+  RouteRuntime(const RouteConfig& route_config, FilterInstancePtr filter_instance,
+               RouteCounters route_counters);
+
+  const RouteConfig& config;                 // lives in the Snapshot's Config
+  std::unique_ptr<BackendState[]> backends;  // one per config.backends, same order
+  size_t backend_count;
+  FilterInstancePtr filter;     // null: the splice path
+  RouteCounters counters;       // this route's rows in the stats table (kept alive here)
+  mutable Admission admission;  // route max_connections
+};
+
+struct Snapshot {
+  ConfigPtr config;
+  uint64_t generation = 0;
+  std::vector<std::unique_ptr<RouteRuntime>> routes;  // in config order
+};
+
+using SnapshotPtr = std::shared_ptr<const Snapshot>;
+
+// Builds the runtime of `config`: loads and creates every route's filter, and finds each
+// route's stats rows in `stats` (which must already have applied `config`). Fails, with
+// the filter file and reason, when a filter does not load. Blocks on the file system and
+// runs filter code: start-up and reload only.
+Result<SnapshotPtr> build_snapshot(ConfigPtr config, uint64_t generation,
+                                   const StatsTable& stats);
+
+}  // namespace arus

@@ -1,0 +1,49 @@
+// Listener: one worker's SO_REUSEPORT accept socket for one route. Accepts in bounded
+// batches; when descriptors run out it refuses pending clients at once (with a reserve
+// descriptor) and retries on a timer instead of spinning. Worker thread only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "arus/core/unique_fd.hpp"
+#include "arus/net/address.hpp"
+#include "arus/reactor/reactor.hpp"
+
+namespace arus {
+
+// Where a listener hands accepted sockets.
+class AcceptSink {
+ public:
+  virtual ~AcceptSink() = default;
+  virtual void on_accept(size_t route_index, UniqueFd client_fd,
+                         const SocketAddress& client_address) noexcept = 0;
+  // Descriptors are exhausted: a pending client was accepted and closed at once.
+  virtual void on_refused_no_descriptor(size_t route_index) noexcept = 0;
+};
+
+class Listener final : public EventHandler, public Timer {
+ public:
+  Listener(Reactor& reactor, AcceptSink& sink, size_t route_index, UniqueFd fd);
+  ~Listener() override;
+
+  // Registers the socket with the reactor; returns an errno value, 0 on success.
+  int arm() noexcept;
+
+  void on_events(uint32_t events) noexcept override;
+  void on_timer() noexcept override;  // retry after descriptor exhaustion
+
+ private:
+  enum class Refusal { kRefused, kNothingPending, kNoReserve };
+  void accept_batch() noexcept;
+  Refusal refuse_with_reserve() noexcept;
+
+  Reactor& reactor_;
+  AcceptSink& sink_;
+  size_t route_index_;
+  UniqueFd fd_;
+  UniqueFd reserve_fd_;  // spare descriptor, given up to accept-and-close when out of fds
+  uint64_t last_exhaustion_log_ms_ = 0;
+};
+
+}  // namespace arus

@@ -1,0 +1,93 @@
+// Worker: one thread running one reactor with its own listeners, pipe pool and
+// connections. Other threads talk to it only through the thread-safe commands below,
+// which post to its reactor.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "arus/balance/balancer.hpp"
+#include "arus/reactor/reactor.hpp"
+#include "arus/relay/admission.hpp"
+#include "arus/relay/connection.hpp"
+#include "arus/relay/pipe_pool.hpp"
+#include "arus/relay/route_runtime.hpp"
+#include "arus/worker/listener.hpp"
+
+namespace arus {
+
+class Worker final : public ConnectionHost, public AcceptSink {
+ public:
+  // `listeners` holds one bound socket per route of `snapshot`, in route order.
+  // `global_admission` (the process-wide max_connections) must outlive the worker.
+  // `on_exit` runs on the worker thread when it stops.
+  static Result<std::unique_ptr<Worker>> create(unsigned index, SnapshotPtr snapshot,
+                                                std::vector<UniqueFd> listeners,
+                                                Admission& global_admission,
+                                                std::function<void()> on_exit);
+  ~Worker() override;
+
+  void start();  // spawns the thread
+  void join();
+
+  // Thread-safe commands.
+  void begin_drain();  // stop accepting; the thread ends when no connection is left
+  void stop_now();     // close every connection (reason shutdown); the thread ends
+
+  uint64_t active_connections() const noexcept {
+    return active_count_.load(std::memory_order_relaxed);
+  }
+
+  // ConnectionHost
+  Reactor& reactor() noexcept override { return *reactor_; }
+  PipePool& pipes() noexcept override { return pipes_; }
+  FilterBuffers& filter_buffers() noexcept override { return filter_buffers_; }
+  uint64_t next_connection_id() noexcept override {
+    return (uint64_t{index_} << 48) | ++connections_started_;
+  }
+  void on_connection_closed(Connection& connection) noexcept override;
+
+  // AcceptSink
+  void on_accept(size_t route_index, UniqueFd client_fd,
+                 const SocketAddress& client_address) noexcept override;
+  void on_refused_no_descriptor(size_t route_index) noexcept override;
+
+ private:
+  Worker(unsigned index, SnapshotPtr snapshot, std::unique_ptr<Reactor> reactor,
+         Admission& global_admission, std::function<void()> on_exit);
+  void run() noexcept;
+  void refuse(const WorkerRoute& route, std::atomic<uint64_t>& reason_counter,
+              UniqueFd client_fd, const SocketAddress& client) noexcept;
+  Connection* acquire_connection() noexcept;
+  void release_closed_connections() noexcept;
+
+  unsigned index_;
+  SnapshotPtr snapshot_;
+  std::unique_ptr<Reactor> reactor_;
+  Admission& global_admission_;
+  std::function<void()> on_exit_;
+  PipePool pipes_;
+  FilterBuffers filter_buffers_;
+  uint64_t connections_started_ = 0;
+  std::vector<std::unique_ptr<Balancer>> balancers_;  // one per route
+  std::vector<std::vector<BackendShard*>> backend_stats_;  // per route, per backend
+  std::vector<WorkerRoute> routes_;                   // fixed size: connections point in
+  std::vector<std::unique_ptr<Listener>> listeners_;
+
+  Connection* open_head_ = nullptr;  // intrusive list of open connections
+  std::vector<Connection*> closed_;  // closed this turn, recycled after the batch
+  // Connection objects are made once and reused, so steady traffic allocates nothing.
+  // The pool keeps its high-water mark, as nginx keeps worker_connections.
+  std::vector<std::unique_ptr<Connection>> all_;
+  std::vector<Connection*> free_;
+
+  bool draining_ = false;
+  bool stopping_ = false;
+  std::atomic<uint64_t> active_count_{0};
+  std::thread thread_;
+};
+
+}  // namespace arus

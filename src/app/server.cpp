@@ -1,0 +1,191 @@
+// Server: listener binding, worker start-up, signals, drain.
+#include "arus/app/server.hpp"
+
+#include <sched.h>
+#include <sys/signalfd.h>
+
+#include <csignal>
+#include <cstring>
+#include <string>
+
+#include "arus/app/options.hpp"
+#include "arus/core/log.hpp"
+#include "arus/net/socket.hpp"
+
+namespace arus {
+namespace {
+
+constexpr int kListenBacklog = 4096;
+
+std::string signal_name(int signal_number) {
+  const char* abbrev = sigabbrev_np(signal_number);
+  return abbrev != nullptr ? std::string("SIG") + abbrev : std::to_string(signal_number);
+}
+
+}  // namespace
+
+class Server::SignalEvents final : public EventHandler {
+ public:
+  explicit SignalEvents(Server& server) : server_(server) {}
+  void on_events(uint32_t) noexcept override {
+    signalfd_siginfo info;
+    while (::read(server_.signal_fd_.get(), &info, sizeof info) == sizeof info) {
+      server_.on_signal(static_cast<int>(info.ssi_signo));
+    }
+  }
+
+ private:
+  Server& server_;
+};
+
+class Server::GraceTimer final : public Timer {
+ public:
+  explicit GraceTimer(Server& server) : server_(server) {}
+  void on_timer() noexcept override { server_.on_grace_expired(); }
+
+ private:
+  Server& server_;
+};
+
+unsigned available_cpus() noexcept {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    int count = CPU_COUNT(&set);
+    if (count > 0) return static_cast<unsigned>(count);
+  }
+  long online = sysconf(_SC_NPROCESSORS_ONLN);
+  return online > 0 ? static_cast<unsigned>(online) : 1;
+}
+
+Result<std::unique_ptr<Server>> Server::create(ConfigPtr config, unsigned worker_count) {
+  auto stats = std::make_unique<StatsTable>(worker_count, std::string(kVersion));
+  uint64_t generation = stats->apply(*config);
+  auto built = build_snapshot(config, generation, *stats);
+  if (!built) return std::move(built).error();
+  SnapshotPtr snapshot = std::move(*built);
+  auto control = Reactor::create();
+  if (!control) return std::move(control).error();
+  std::unique_ptr<Server> server(new Server(std::move(stats), snapshot, std::move(*control)));
+
+  // Bind everything before starting anything, so a port in use changes nothing.
+  std::vector<std::vector<UniqueFd>> listeners(worker_count);
+  for (const RouteConfig& route : snapshot->config->routes) {
+    for (unsigned w = 0; w < worker_count; ++w) {
+      auto fd = listen_tcp(route.listen, /*reuse_port=*/true, kListenBacklog);
+      if (!fd) return Error{"route " + route.name + ": " + fd.error().message};
+      listeners[w].push_back(std::move(*fd));
+    }
+  }
+  const GlobalConfig& global = snapshot->config->global;
+  if (!global.stats_listen_name.empty()) {
+    auto fd = StatsServer::open_listener(global.stats_listen);
+    if (!fd) return Error{"stats_listen " + global.stats_listen_name + ": " + fd.error().message};
+    StatsTable* table = server->stats_.get();
+    auto stats_server = StatsServer::create(*server->control_, std::move(*fd),
+                                            [table] { return table->snapshot(); });
+    if (!stats_server) return std::move(stats_server).error();
+    server->stats_server_ = std::move(*stats_server);
+  }
+
+  Server* raw = server.get();
+  for (unsigned w = 0; w < worker_count; ++w) {
+    auto worker = Worker::create(w, snapshot, std::move(listeners[w]), server->global_admission_,
+                                 [raw] { raw->control_->post([raw] { raw->on_worker_exit(); }); });
+    if (!worker) return std::move(worker).error();
+    server->workers_.push_back(std::move(*worker));
+  }
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  server->signal_fd_.reset(signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC));
+  if (!server->signal_fd_) return posix_error("signalfd", errno);
+  server->signal_events_ = std::make_unique<SignalEvents>(*server);
+  if (int error = server->control_->add(server->signal_fd_.get(), EPOLLIN | EPOLLET,
+                                        server->signal_events_.get());
+      error != 0) {
+    return posix_error("epoll_ctl(signalfd)", error);
+  }
+  return server;
+}
+
+Server::Server(std::unique_ptr<StatsTable> stats, SnapshotPtr snapshot,
+               std::unique_ptr<Reactor> control)
+    : stats_(std::move(stats)),
+      snapshot_(std::move(snapshot)),
+      control_(std::move(control)),
+      global_admission_(snapshot_->config->global.max_connections),
+      grace_timer_(std::make_unique<GraceTimer>(*this)) {}
+
+Server::~Server() {
+  stats_server_.reset();  // on the control thread, outside any dispatch
+  for (auto& worker : workers_) worker->stop_now();
+  workers_.clear();  // joins each thread
+  control_->timers().cancel(*grace_timer_);
+}
+
+int Server::run() {
+  for (auto& worker : workers_) worker->start();
+  const Config& config = *snapshot_->config;
+  for (const RouteConfig& route : config.routes) {
+    log::info("listening")
+        .kv("route", route.name)
+        .kv("address", route.listen.to_string())
+        .kv("filter", route.filter.empty() ? "-" : route.filter);
+  }
+  if (stats_server_) {
+    log::info("stats_listening").kv("address", config.global.stats_listen.to_string());
+  }
+  log::info("started")
+      .kv("version", kVersion)
+      .kv("workers", static_cast<uint64_t>(workers_.size()))
+      .kv("routes", static_cast<uint64_t>(config.routes.size()))
+      .kv("config", config.path);
+  while (!done_) control_->run_once(-1);
+  for (auto& worker : workers_) worker->join();
+  log::info("stopped").kv("exit_status", exit_status_);
+  return exit_status_;
+}
+
+void Server::on_signal(int signal_number) noexcept {
+  if (signal_number == SIGHUP) {
+    log::warn("reload_unsupported").kv("signal", "SIGHUP");
+    return;
+  }
+  if (draining_) {
+    log::warn("second_signal").kv("signal", signal_name(signal_number)).kv("action", "exit now")
+        .kv("connections", active_connections());
+    exit_status_ = 1;
+    for (auto& worker : workers_) worker->stop_now();
+    return;
+  }
+  draining_ = true;
+  uint64_t grace_ms = snapshot_->config->global.grace_period_ms;
+  log::info("draining")
+      .kv("signal", signal_name(signal_number))
+      .kv("connections", active_connections())
+      .kv("grace_period_ms", grace_ms);
+  for (auto& worker : workers_) worker->begin_drain();
+  control_->timers().schedule(*grace_timer_, control_->now_ms() + grace_ms);
+}
+
+void Server::on_grace_expired() noexcept {
+  if (workers_exited_ == workers_.size()) return;
+  log::warn("grace_period_expired").kv("connections", active_connections());
+  exit_status_ = 1;
+  for (auto& worker : workers_) worker->stop_now();
+}
+
+void Server::on_worker_exit() noexcept {
+  if (++workers_exited_ == workers_.size()) done_ = true;
+}
+
+uint64_t Server::active_connections() const noexcept {
+  uint64_t total = 0;
+  for (const auto& worker : workers_) total += worker->active_connections();
+  return total;
+}
+
+}  // namespace arus

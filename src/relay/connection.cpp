@@ -1,0 +1,394 @@
+// Connection state machine: connect with retries and timeout, relay both directions,
+// pass half-closes on, and end through one finish() path with one access-log line.
+#include "arus/relay/connection.hpp"
+
+#include <sys/epoll.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <optional>
+
+#include "arus/balance/balancer.hpp"
+#include "arus/core/log.hpp"
+#include "arus/net/socket.hpp"
+#include "arus/plugin/filter_session.hpp"
+#include "arus/relay/buffered_pump.hpp"
+
+namespace arus {
+namespace {
+
+// Bytes one direction may move per wake-up before yielding to other connections.
+constexpr size_t kPumpBudgetBytes = 1 << 20;
+
+void mark_ready(Endpoint& endpoint, uint32_t events) noexcept {
+  // Errors and hang-ups count as ready: the next syscall reports what happened.
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) endpoint.readable = true;
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) endpoint.writable = true;
+}
+
+void release_pipe(Flow& flow, PipePool& pipes) noexcept {
+  if (!flow.pipe.valid()) return;
+  if (flow.pipe_bytes == 0) {
+    pipes.release(std::move(flow.pipe));
+  } else {
+    pipes.discard(std::move(flow.pipe));  // never pool a pipe that still holds bytes
+  }
+  flow.pipe_bytes = 0;
+}
+
+}  // namespace
+
+// A filtered route's per-connection filter state: the session (open/close of the
+// filter) and one stage per direction while that direction is still filtered; a stage
+// is dropped when the filter hands its direction back to splice.
+struct Connection::FilterState {
+  std::unique_ptr<FilterSession> session;  // declared first: the stages borrow it
+  std::optional<FilterStage> to_backend;
+  std::optional<FilterStage> to_client;
+  uint64_t to_backend_hand_back_at = 0;  // flow bytes when handed back, for the debug log
+  uint64_t to_client_hand_back_at = 0;
+};
+
+Connection::Connection(ConnectionHost& host) noexcept : host_(host) {}
+
+Connection::~Connection() {
+  if (state_ != State::kIdle && state_ != State::kClosed) finish(CloseReason::kShutdown);
+}
+
+void Connection::SideEvents::on_events(uint32_t events) noexcept {
+  if (is_backend_) {
+    connection_.on_backend_events(events);
+  } else {
+    connection_.on_client_events(events);
+  }
+}
+
+void Connection::DeadlineTimer::on_timer() noexcept { connection_.on_deadline(); }
+
+void Connection::start(UniqueFd client_fd, const SocketAddress& client_address,
+                       const WorkerRoute& route) noexcept {
+  route_ = &route;
+  client_address_ = client_address;
+  client_.fd = std::move(client_fd);
+  started_ms_ = host_.reactor().now_ms();
+  last_activity_ms_ = started_ms_;
+  tries_left_ = static_cast<int>(route.runtime->config.retries);
+  state_ = State::kConnecting;
+  stats_add(route.stats->connections_active, 1);  // -1 in finish()
+  set_tcp_nodelay(client_.fd.get());
+  // Registered once for everything, edge-triggered; bytes that arrive while we connect
+  // stay in the kernel until the backend is there, so a retry loses nothing.
+  if (host_.reactor().add(client_.fd.get(), Reactor::kAllEvents, &client_events_) != 0) {
+    finish(CloseReason::kError);
+    return;
+  }
+  connect_next_backend(-1);
+}
+
+void Connection::connect_next_backend(int avoid) noexcept {
+  const RouteRuntime& runtime = *route_->runtime;
+  uint64_t now = host_.reactor().now_ms();
+  uint64_t client_hash = hash_client_address(client_address_.ip_bytes());
+  backend_index_ = route_->balancer->pick(runtime.backends.get(), runtime.backend_count, now,
+                                          client_hash, avoid);
+  if (backend_index_ < 0) {  // every backend is drained (weight 0)
+    finish(CloseReason::kConnectFailed);
+    return;
+  }
+  runtime.backends[backend_index_].active.fetch_add(1, std::memory_order_relaxed);
+  backend_slot_held_ = true;
+
+  const BackendConfig& backend = runtime.config.backends[backend_index_];
+  ConnectAttempt attempt = connect_tcp(backend.address);
+  if (!attempt.fd) {
+    on_connect_failed(attempt.error, false);
+    return;
+  }
+  backend_.fd = std::move(attempt.fd);
+  if (host_.reactor().add(backend_.fd.get(), Reactor::kAllEvents, &backend_events_) != 0) {
+    finish(CloseReason::kError);
+    return;
+  }
+  host_.reactor().timers().schedule(deadline_, now + runtime.config.connect_timeout_ms);
+}
+
+void Connection::on_client_events(uint32_t events) noexcept {
+  if (state_ == State::kClosed) return;  // a stale event from this batch
+  if (events == Reactor::kResume) {
+    resume_pending_ = false;
+  } else {
+    mark_ready(client_, events);
+  }
+  drive();
+}
+
+void Connection::on_backend_events(uint32_t events) noexcept {
+  if (state_ == State::kClosed) return;
+  mark_ready(backend_, events);
+  if (state_ == State::kConnecting) {
+    // Writability (or an error) ends a non-blocking connect; SO_ERROR tells which.
+    if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) on_connect_result(socket_error(backend_.fd.get()));
+    return;
+  }
+  drive();
+}
+
+void Connection::on_connect_result(int error) noexcept {
+  if (error != 0) {
+    on_connect_failed(error, false);
+    return;
+  }
+  const RouteRuntime& runtime = *route_->runtime;
+  BackendShard& backend_stats = *(*route_->backend_stats)[backend_index_];
+  stats_add(backend_stats.connections_total);
+  stats_add(backend_stats.connections_active, 1);
+  backend_connected_ = true;
+  if (runtime.backends[backend_index_].health.record_success()) {
+    runtime.counters.backends[backend_index_]->set_up(true);
+    log::info("backend_up")
+        .kv("route", runtime.config.name)
+        .kv("backend", runtime.config.backends[backend_index_].name);
+  }
+  if (runtime.filter && !open_filter()) {
+    finish(CloseReason::kFilter);
+    return;
+  }
+  state_ = State::kRelaying;
+  last_activity_ms_ = host_.reactor().now_ms();
+  uint64_t idle_ms = runtime.config.idle_timeout_ms;
+  if (idle_ms > 0) {
+    host_.reactor().timers().schedule(deadline_, last_activity_ms_ + idle_ms);
+  } else {
+    host_.reactor().timers().cancel(deadline_);
+  }
+  drive();
+}
+
+void Connection::on_connect_failed(int error, bool timed_out) noexcept {
+  const RouteRuntime& runtime = *route_->runtime;
+  const BackendConfig& backend = runtime.config.backends[backend_index_];
+  uint64_t now = host_.reactor().now_ms();
+  log::warn("connect_failed")
+      .kv("route", runtime.config.name)
+      .kv("backend", backend.name)
+      .kv("error", timed_out ? "timed out" : strerror(error));
+  stats_add((*route_->backend_stats)[backend_index_]->connect_errors_total);
+  if (timed_out) stats_add(route_->stats->timeouts_connect);
+  BackendHealth& health = runtime.backends[backend_index_].health;
+  if (health.record_failure(now)) {
+    runtime.counters.backends[backend_index_]->set_up(false);
+    log::warn("backend_down")
+        .kv("route", runtime.config.name)
+        .kv("backend", backend.name)
+        .kv("retry_in_ms", health.down_until_ms() > now ? health.down_until_ms() - now : 0);
+  }
+  host_.reactor().timers().cancel(deadline_);
+  backend_.fd.reset();  // closing also unregisters it from epoll
+  backend_.readable = backend_.writable = false;
+  release_backend_slot();
+  if (tries_left_-- > 0) {
+    connect_next_backend(backend_index_);
+  } else {
+    finish(CloseReason::kConnectFailed);
+  }
+}
+
+void Connection::on_deadline() noexcept {
+  if (state_ == State::kConnecting) {
+    on_connect_failed(ETIMEDOUT, true);
+    return;
+  }
+  if (state_ != State::kRelaying) return;
+  uint64_t idle_ms = route_->runtime->config.idle_timeout_ms;
+  if (idle_ms == 0) return;
+  // Activity only stamps last_activity_ms_; the timer is re-armed lazily here, so a busy
+  // connection costs no timer operation per chunk.
+  uint64_t deadline = last_activity_ms_ + idle_ms;
+  if (host_.reactor().now_ms() >= deadline) {
+    finish(CloseReason::kIdleTimeout);
+  } else {
+    host_.reactor().timers().schedule(deadline_, deadline);
+  }
+}
+
+bool Connection::open_filter() noexcept {
+  const RouteRuntime& runtime = *route_->runtime;
+  FilterConnInfo info{host_.next_connection_id(), runtime.config.name,
+                      client_address_.to_string(),
+                      runtime.config.backends[backend_index_].address.to_string()};
+  auto session = FilterSession::open(runtime.filter, std::move(info));
+  if (!session) {
+    log::warn("filter_refused")
+        .kv("route", runtime.config.name)
+        .kv("client", client_address_.to_string())
+        .kv("error", session.error().message);
+    return false;
+  }
+  filter_ = std::make_unique<FilterState>();
+  filter_->session = std::move(*session);
+  filter_->to_backend.emplace(*filter_->session, ARUS_CLIENT_TO_BACKEND, host_.filter_buffers());
+  filter_->to_client.emplace(*filter_->session, ARUS_BACKEND_TO_CLIENT, host_.filter_buffers());
+  return true;
+}
+
+FilterStage* Connection::stage_of(const Flow& flow) noexcept {
+  if (!filter_) return nullptr;
+  std::optional<FilterStage>& stage = &flow == &to_backend_ ? filter_->to_backend
+                                                             : filter_->to_client;
+  return stage ? &*stage : nullptr;
+}
+
+PumpResult Connection::pump(Endpoint& source, Endpoint& sink, Flow& flow,
+                            FilterStage* stage) noexcept {
+  if (stage == nullptr) return splice_pump(source, sink, flow, host_.pipes(), kPumpBudgetBytes);
+  PumpResult buffered = buffered_pump(source, sink, flow, *stage, kPumpBudgetBytes);
+  if (buffered.status != PumpStatus::kHandBack) return buffered;
+
+  // The filter has seen enough of this direction: the rest moves by splice.
+  bool to_backend = &flow == &to_backend_;
+  (to_backend ? filter_->to_backend_hand_back_at : filter_->to_client_hand_back_at) = flow.bytes;
+  (to_backend ? filter_->to_backend : filter_->to_client).reset();
+  log::debug("filter_hand_back")
+      .kv("route", route_->runtime->config.name)
+      .kv("client", client_address_.to_string())
+      .kv("direction", to_backend ? "client_to_backend" : "backend_to_client")
+      .kv("filtered_bytes", flow.bytes);
+  PumpResult spliced = splice_pump(source, sink, flow, host_.pipes(), kPumpBudgetBytes);
+  spliced.moved += buffered.moved;
+  return spliced;
+}
+
+void Connection::drive() noexcept {
+  if (state_ != State::kRelaying) return;
+  uint64_t to_backend_before = to_backend_.bytes;
+  uint64_t to_client_before = to_client_.bytes;
+
+  PumpResult up = pump(client_, backend_, to_backend_, stage_of(to_backend_));
+  PumpResult down{};
+  if (up.status != PumpStatus::kSourceError && up.status != PumpStatus::kSinkError &&
+      up.status != PumpStatus::kFilterClose) {
+    down = pump(backend_, client_, to_client_, stage_of(to_client_));
+  }
+  count_bytes(to_backend_before, to_client_before);
+  switch (up.status) {
+    case PumpStatus::kSourceError: return finish(CloseReason::kClientReset);
+    case PumpStatus::kSinkError: return finish(CloseReason::kBackendReset);
+    case PumpStatus::kFilterClose: return finish(CloseReason::kFilter);
+    default: break;
+  }
+  switch (down.status) {
+    case PumpStatus::kSourceError: return finish(CloseReason::kBackendReset);
+    case PumpStatus::kSinkError: return finish(CloseReason::kClientReset);
+    case PumpStatus::kFilterClose: return finish(CloseReason::kFilter);
+    default: break;
+  }
+  if (up.status == PumpStatus::kNoPipe || down.status == PumpStatus::kNoPipe) {
+    log::warn("no_pipe").kv("route", route_->runtime->config.name).kv("error", strerror(EMFILE));
+    return finish(CloseReason::kError);
+  }
+
+  if (to_backend_.bytes != to_backend_before || to_client_.bytes != to_client_before ||
+      up.moved + down.moved > 0) {
+    last_activity_ms_ = host_.reactor().now_ms();
+  }
+  if (to_client_.source_eof && !to_backend_.source_eof) client_eof_first_ = false;
+  if (to_backend_.done() && to_client_.done()) {
+    return finish(client_eof_first_ ? CloseReason::kClientEof : CloseReason::kBackendEof);
+  }
+  if ((up.status == PumpStatus::kYield || down.status == PumpStatus::kYield) &&
+      !resume_pending_) {
+    resume_pending_ = true;
+    host_.reactor().resume_later(&client_events_);
+  }
+}
+
+// Two relaxed adds on this worker's own cache line per wake-up, not per chunk.
+void Connection::count_bytes(uint64_t to_backend_before, uint64_t to_client_before) noexcept {
+  if (to_backend_.bytes != to_backend_before) {
+    stats_add(route_->stats->bytes_client_to_backend, to_backend_.bytes - to_backend_before);
+  }
+  if (to_client_.bytes != to_client_before) {
+    stats_add(route_->stats->bytes_backend_to_client, to_client_.bytes - to_client_before);
+  }
+}
+
+void Connection::release_backend_slot() noexcept {
+  if (!backend_slot_held_) return;
+  route_->runtime->backends[backend_index_].active.fetch_sub(1, std::memory_order_relaxed);
+  backend_slot_held_ = false;
+}
+
+void Connection::finish(CloseReason reason) noexcept {
+  if (state_ == State::kClosed || state_ == State::kIdle) return;
+  Reactor& reactor = host_.reactor();
+  reactor.timers().cancel(deadline_);
+  if (resume_pending_) {
+    reactor.cancel_resume(&client_events_);
+    resume_pending_ = false;
+  }
+  release_pipe(to_backend_, host_.pipes());
+  release_pipe(to_client_, host_.pipes());
+  client_.fd.reset();
+  backend_.fd.reset();
+  release_backend_slot();
+  if (backend_connected_) {
+    stats_add((*route_->backend_stats)[backend_index_]->connections_active, -1);
+    backend_connected_ = false;
+  }
+  if (reason == CloseReason::kIdleTimeout) stats_add(route_->stats->timeouts_idle);
+  if (reason == CloseReason::kFilter) stats_add(route_->stats->filter_closed);
+  stats_add(route_->stats->connections_active, -1);
+  state_ = State::kClosed;
+  if (route_->access_log) log_access(reason);
+  if (filter_) close_filter();
+  host_.on_connection_closed(*this);
+}
+
+void Connection::log_access(CloseReason reason) const noexcept {
+  const RouteRuntime& runtime = *route_->runtime;
+  std::string backend = "-";
+  if (backend_index_ >= 0) backend = runtime.config.backends[backend_index_].address.to_string();
+  log::info("access")
+      .kv("route", runtime.config.name)
+      .kv("client", client_address_.to_string())
+      .kv("backend", backend)
+      .kv("client_to_backend", to_backend_.bytes)
+      .kv("backend_to_client", to_client_.bytes)
+      .kv("duration_ms", host_.reactor().now_ms() - started_ms_)
+      .kv("close", close_reason_name(reason));
+}
+
+// Ends the filter session (the filter's close()), after saying how many bytes of each
+// handed-back direction moved by splice: the proof that hand-back really went zero-copy.
+void Connection::close_filter() noexcept {
+  if (!filter_->to_backend || !filter_->to_client) {
+    log::debug("filter_spliced")
+        .kv("route", route_->runtime->config.name)
+        .kv("client", client_address_.to_string())
+        .kv("client_to_backend",
+            filter_->to_backend ? 0 : to_backend_.bytes - filter_->to_backend_hand_back_at)
+        .kv("backend_to_client",
+            filter_->to_client ? 0 : to_client_.bytes - filter_->to_client_hand_back_at);
+  }
+  filter_.reset();
+}
+
+void Connection::recycle() noexcept {
+  route_ = nullptr;
+  state_ = State::kIdle;
+  resume_pending_ = false;
+  client_eof_first_ = true;
+  backend_slot_held_ = false;
+  backend_connected_ = false;
+  backend_index_ = -1;
+  tries_left_ = 0;
+  client_ = Endpoint{};
+  backend_ = Endpoint{};
+  to_backend_ = Flow{};
+  to_client_ = Flow{};
+  filter_.reset();
+  prev = next = nullptr;
+}
+
+}  // namespace arus

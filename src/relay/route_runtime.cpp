@@ -1,0 +1,43 @@
+// Builds the shared per-route state of a configuration snapshot, filters included.
+#include "arus/relay/route_runtime.hpp"
+
+#include <string>
+
+#include "arus/plugin/plugin_loader.hpp"
+
+namespace arus {
+
+RouteRuntime::RouteRuntime(const RouteConfig& route_config, FilterInstancePtr filter_instance,
+                           RouteCounters route_counters)
+    : config(route_config),
+      backends(make_backend_states(route_config.backends)),
+      backend_count(route_config.backends.size()),
+      filter(std::move(filter_instance)),
+      counters(std::move(route_counters)),
+      admission(route_config.max_connections) {}
+
+Result<SnapshotPtr> build_snapshot(ConfigPtr config, uint64_t generation,
+                                   const StatsTable& stats) {
+  auto snapshot = std::make_shared<Snapshot>();
+  snapshot->config = std::move(config);
+  snapshot->generation = generation;
+  const Config& whole = *snapshot->config;
+  for (const RouteConfig& route : whole.routes) {
+    FilterInstancePtr filter;
+    if (!route.filter.empty()) {
+      // Named like every configuration error: file, line (the route's), section, key.
+      std::string where =
+          whole.path + ":" + std::to_string(route.line) + ": [route:" + route.name + "] filter: ";
+      auto plugin = load_filter(whole.global.plugin_dir, route.filter);
+      if (!plugin) return Error{where + plugin.error().message};
+      auto instance = FilterInstance::create(std::move(*plugin), route.filter_args);
+      if (!instance) return Error{where + instance.error().message};
+      filter = std::move(*instance);
+    }
+    snapshot->routes.push_back(
+        std::make_unique<RouteRuntime>(route, std::move(filter), stats.counters_for(route)));
+  }
+  return SnapshotPtr(std::move(snapshot));
+}
+
+}  // namespace arus

@@ -1,0 +1,106 @@
+// splice(2) pump for one direction of a connection.
+#include "arus/relay/splice_pump.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+namespace arus {
+namespace {
+
+constexpr unsigned kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
+
+void release_pipe_if_empty(Flow& flow, PipePool& pipes) noexcept {
+  if (flow.pipe_bytes == 0 && flow.pipe.valid()) pipes.release(std::move(flow.pipe));
+}
+
+}  // namespace
+
+void pass_on_eof(Endpoint& sink, Flow& flow) noexcept {
+  if (flow.sink_shut) return;
+  // ENOTCONN: the sink already went away; its own events will end the connection.
+  ::shutdown(sink.fd.get(), SHUT_WR);
+  flow.sink_shut = true;
+}
+
+PumpResult splice_pump(Endpoint& source, Endpoint& sink, Flow& flow, PipePool& pipes,
+                       size_t budget) noexcept {
+  PumpResult result;
+  for (;;) {
+    // 1. Deliver what the pipe holds.
+    if (flow.pipe_bytes > 0) {
+      if (!sink.writable) break;  // backpressure: EPOLLOUT on the sink resumes us
+      ssize_t n = splice(flow.pipe.read_end.get(), nullptr, sink.fd.get(), nullptr,
+                         flow.pipe_bytes, kSpliceFlags);
+      if (n > 0) {
+        flow.pipe_bytes -= static_cast<size_t>(n);
+        result.moved += static_cast<size_t>(n);
+      } else if (n < 0 && errno == EAGAIN) {
+        sink.writable = false;
+        break;
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else {
+        result.status = PumpStatus::kSinkError;
+        result.error = n < 0 ? errno : EPIPE;
+        return result;
+      }
+    }
+
+    // 2. Pipe empty: pass a FIN on, or give the pipe back while the source is quiet.
+    if (flow.pipe_bytes == 0) {
+      if (flow.source_eof) {
+        release_pipe_if_empty(flow, pipes);
+        pass_on_eof(sink, flow);
+        break;
+      }
+      if (!source.readable) {
+        release_pipe_if_empty(flow, pipes);
+        break;
+      }
+    }
+    if (flow.source_eof || !source.readable) break;
+    if (result.moved >= budget) {
+      result.status = PumpStatus::kYield;
+      return result;
+    }
+
+    // 3. Read from the source into the pipe's free space.
+    if (!flow.pipe.valid()) {
+      flow.pipe = pipes.acquire();
+      if (!flow.pipe.valid()) {
+        result.status = PumpStatus::kNoPipe;
+        result.error = EMFILE;
+        return result;
+      }
+    }
+    size_t room = static_cast<size_t>(flow.pipe.capacity) - flow.pipe_bytes;
+    if (room == 0) break;  // full and the sink is blocked (step 1 broke out otherwise)
+    ssize_t n = splice(source.fd.get(), nullptr, flow.pipe.write_end.get(), nullptr, room,
+                       kSpliceFlags);
+    if (n > 0) {
+      flow.pipe_bytes += static_cast<size_t>(n);
+      flow.bytes += static_cast<uint64_t>(n);
+    } else if (n == 0) {
+      flow.source_eof = true;
+    } else if (errno == EAGAIN) {
+      // EAGAIN means either "socket empty" or "pipe has no free slot" (a pipe counts
+      // buffers, not bytes, so it can be full below its byte capacity). Only an empty
+      // pipe makes it unambiguous.
+      if (flow.pipe_bytes == 0) {
+        source.readable = false;
+        release_pipe_if_empty(flow, pipes);
+        break;
+      }
+      if (!sink.writable) break;
+    } else if (errno != EINTR) {
+      result.status = PumpStatus::kSourceError;
+      result.error = errno;
+      return result;
+    }
+  }
+  return result;
+}
+
+}  // namespace arus
