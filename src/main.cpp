@@ -9,7 +9,6 @@
 #include "arus/config/ini_loader.hpp"
 #include "arus/core/log.hpp"
 #include "arus/relay/route_runtime.hpp"
-#include "arus/stats/stats_table.hpp"
 
 namespace {
 
@@ -60,8 +59,7 @@ int main(int argc, char** argv) {
   auto shared_config = std::make_shared<const arus::Config>(std::move(*config));
   if (options->test_only) {
     // Loads every filter, so -t refuses what start-up would refuse; binds nothing.
-    arus::StatsTable scratch(1, std::string(arus::kVersion));
-    auto snapshot = arus::build_snapshot(shared_config, scratch.apply(*shared_config), scratch);
+    auto snapshot = arus::build_snapshot(shared_config);
     if (!snapshot) {
       arus::log::error(snapshot.error().message);
       return kExitFailure;
@@ -73,7 +71,7 @@ int main(int argc, char** argv) {
   }
 
   prepare_signals();
-  auto server = arus::Server::create(std::move(shared_config), workers);
+  auto server = arus::Server::create(std::move(shared_config), workers, options->log_level);
   if (!server) {
     arus::log::error(server.error().message);
     return kExitFailure;

@@ -4,11 +4,14 @@
 #include <sched.h>
 #include <sys/signalfd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <string>
 
 #include "arus/app/options.hpp"
+#include "arus/config/ini_loader.hpp"
+#include "arus/core/clock.hpp"
 #include "arus/core/log.hpp"
 #include "arus/net/socket.hpp"
 
@@ -57,15 +60,17 @@ unsigned available_cpus() noexcept {
   return online > 0 ? static_cast<unsigned>(online) : 1;
 }
 
-Result<std::unique_ptr<Server>> Server::create(ConfigPtr config, unsigned worker_count) {
-  auto stats = std::make_unique<StatsTable>(worker_count, std::string(kVersion));
-  uint64_t generation = stats->apply(*config);
-  auto built = build_snapshot(config, generation, *stats);
+Result<std::unique_ptr<Server>> Server::create(ConfigPtr config, unsigned worker_count,
+                                               std::optional<log::Level> log_level_override) {
+  auto built = build_snapshot(config);
   if (!built) return std::move(built).error();
+  auto stats = std::make_unique<StatsTable>(worker_count, std::string(kVersion));
+  attach_stats(**built, *stats, stats->apply(*config));
   SnapshotPtr snapshot = std::move(*built);
   auto control = Reactor::create();
   if (!control) return std::move(control).error();
   std::unique_ptr<Server> server(new Server(std::move(stats), snapshot, std::move(*control)));
+  server->log_level_override_ = log_level_override;
 
   // Bind everything before starting anything, so a port in use changes nothing.
   std::vector<std::vector<UniqueFd>> listeners(worker_count);
@@ -95,6 +100,15 @@ Result<std::unique_ptr<Server>> Server::create(ConfigPtr config, unsigned worker
     server->workers_.push_back(std::move(*worker));
   }
 
+  auto watcher = ConfigWatcher::create(*server->control_, snapshot->config->path,
+                                       [raw](ConfigWatcher::Change change) {
+                                         raw->reload(change.filters ? ReloadTrigger::kFilterFile
+                                                                    : ReloadTrigger::kConfigFile);
+                                       });
+  if (!watcher) return std::move(watcher).error();
+  server->watcher_ = std::move(*watcher);
+  server->watcher_->watch_filters(server->filter_paths());
+
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
@@ -120,6 +134,7 @@ Server::Server(std::unique_ptr<StatsTable> stats, SnapshotPtr snapshot,
       grace_timer_(std::make_unique<GraceTimer>(*this)) {}
 
 Server::~Server() {
+  watcher_.reset();
   stats_server_.reset();  // on the control thread, outside any dispatch
   for (auto& worker : workers_) worker->stop_now();
   workers_.clear();  // joins each thread
@@ -151,7 +166,7 @@ int Server::run() {
 
 void Server::on_signal(int signal_number) noexcept {
   if (signal_number == SIGHUP) {
-    log::warn("reload_unsupported").kv("signal", "SIGHUP");
+    reload(ReloadTrigger::kSignal);
     return;
   }
   if (draining_) {
@@ -169,6 +184,111 @@ void Server::on_signal(int signal_number) noexcept {
       .kv("grace_period_ms", grace_ms);
   for (auto& worker : workers_) worker->begin_drain();
   control_->timers().schedule(*grace_timer_, control_->now_ms() + grace_ms);
+}
+
+void Server::reload(ReloadTrigger trigger) noexcept {
+  if (draining_) return;  // a draining proxy starts nothing new
+  Result<void> result = try_reload(trigger);
+  if (!result) {
+    stats_->count_reload(false);
+    log::error("reload_failed").kv("error", result.error().message);
+  }
+}
+
+// Each step that can fail runs before the first change; the commit at the end cannot fail.
+Result<void> Server::try_reload(ReloadTrigger trigger) {
+  uint64_t started_ms = monotonic_ms();
+  auto loaded = load_config_file(snapshot_->config->path);
+  if (!loaded) return std::move(loaded).error();
+  if (trigger == ReloadTrigger::kConfigFile && loaded->source == snapshot_->config->source) {
+    log::debug("reload_skipped").kv("reason", "configuration unchanged");
+    return {};
+  }
+  ConfigPtr config = std::make_shared<const Config>(std::move(*loaded));
+  auto built = build_snapshot(config);
+  if (!built) return std::move(built).error();
+
+  // New listen addresses are bound now, one socket per worker; a failure changes nothing.
+  const Config& running = *snapshot_->config;
+  std::vector<std::shared_ptr<std::vector<UniqueFd>>> fresh(workers_.size());
+  for (auto& sockets : fresh) {
+    sockets = std::make_shared<std::vector<UniqueFd>>(config->routes.size());
+  }
+  for (size_t i = 0; i < config->routes.size(); ++i) {
+    const RouteConfig& route = config->routes[i];
+    bool kept = std::any_of(running.routes.begin(), running.routes.end(),
+                            [&](const RouteConfig& old) { return old.listen == route.listen; });
+    if (kept) continue;
+    for (auto& sockets : fresh) {
+      auto fd = listen_tcp(route.listen, /*reuse_port=*/true, kListenBacklog);
+      if (!fd) {
+        return Error{config->path + ":" + std::to_string(route.line) + ": [route:" + route.name +
+                     "] listen: " + fd.error().message};
+      }
+      (*sockets)[i] = std::move(*fd);
+    }
+  }
+  UniqueFd stats_fd;
+  bool stats_moved = config->global.stats_listen_name != running.global.stats_listen_name;
+  if (stats_moved && !config->global.stats_listen_name.empty()) {
+    auto fd = StatsServer::open_listener(config->global.stats_listen);
+    if (!fd) {
+      return Error{"stats_listen " + config->global.stats_listen_name + ": " + fd.error().message};
+    }
+    stats_fd = std::move(*fd);
+  }
+
+  // Commit.
+  warn_restart_only_changes(*config);
+  attach_stats(**built, *stats_, stats_->apply(*config));
+  stats_->count_reload(true);
+  SnapshotPtr snapshot = std::move(*built);
+  global_admission_.set_limit(config->global.max_connections);
+  if (!log_level_override_) log::set_level(config->global.log_level);
+  for (size_t w = 0; w < workers_.size(); ++w) workers_[w]->adopt(snapshot, fresh[w]);
+  if (stats_moved) {
+    // The old server may still have events queued in this batch: free it afterwards.
+    std::shared_ptr<StatsServer> old(std::move(stats_server_));
+    control_->post([old] {});
+    if (stats_fd) {
+      StatsTable* table = stats_.get();
+      auto server = StatsServer::create(*control_, std::move(stats_fd),
+                                        [table] { return table->snapshot(); });
+      if (server) {
+        stats_server_ = std::move(*server);
+      } else {
+        log::error("stats_failed").kv("error", server.error().message);
+      }
+    }
+  }
+  snapshot_ = snapshot;
+  watcher_->watch_filters(filter_paths());
+  static constexpr const char* kTriggerNames[] = {"SIGHUP", "config_file", "filter_file"};
+  log::info("reloaded")
+      .kv("generation", snapshot_->generation)
+      .kv("routes", static_cast<uint64_t>(config->routes.size()))
+      .kv("trigger", kTriggerNames[static_cast<int>(trigger)])
+      .kv("duration_ms", monotonic_ms() - started_ms);
+  return {};
+}
+
+void Server::warn_restart_only_changes(const Config& next) const {
+  const GlobalConfig& now = snapshot_->config->global;
+  std::string keys;
+  if (next.global.workers != now.workers) keys += "workers ";
+  if (next.global.user != now.user) keys += "user ";
+  if (next.global.group != now.group) keys += "group ";
+  if (keys.empty()) return;
+  keys.pop_back();
+  log::warn("reload_needs_restart").kv("keys", keys).kv("action", "applied at the next restart");
+}
+
+std::vector<std::string> Server::filter_paths() const {
+  std::vector<std::string> paths;
+  for (const auto& route : snapshot_->routes) {
+    if (route->filter) paths.push_back(route->filter->plugin().source_path());
+  }
+  return paths;
 }
 
 void Server::on_grace_expired() noexcept {

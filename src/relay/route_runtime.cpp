@@ -7,20 +7,16 @@
 
 namespace arus {
 
-RouteRuntime::RouteRuntime(const RouteConfig& route_config, FilterInstancePtr filter_instance,
-                           RouteCounters route_counters)
+RouteRuntime::RouteRuntime(const RouteConfig& route_config, FilterInstancePtr filter_instance)
     : config(route_config),
       backends(make_backend_states(route_config.backends)),
       backend_count(route_config.backends.size()),
       filter(std::move(filter_instance)),
-      counters(std::move(route_counters)),
       admission(route_config.max_connections) {}
 
-Result<SnapshotPtr> build_snapshot(ConfigPtr config, uint64_t generation,
-                                   const StatsTable& stats) {
+Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config) {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->config = std::move(config);
-  snapshot->generation = generation;
   const Config& whole = *snapshot->config;
   for (const RouteConfig& route : whole.routes) {
     FilterInstancePtr filter;
@@ -34,10 +30,14 @@ Result<SnapshotPtr> build_snapshot(ConfigPtr config, uint64_t generation,
       if (!instance) return Error{where + instance.error().message};
       filter = std::move(*instance);
     }
-    snapshot->routes.push_back(
-        std::make_unique<RouteRuntime>(route, std::move(filter), stats.counters_for(route)));
+    snapshot->routes.push_back(std::make_unique<RouteRuntime>(route, std::move(filter)));
   }
-  return SnapshotPtr(std::move(snapshot));
+  return snapshot;
+}
+
+void attach_stats(Snapshot& snapshot, const StatsTable& stats, uint64_t generation) {
+  snapshot.generation = generation;
+  for (auto& route : snapshot.routes) route->counters = stats.counters_for(route->config);
 }
 
 }  // namespace arus

@@ -24,9 +24,10 @@ bool out_of_descriptors(int error) noexcept {
 
 }  // namespace
 
-Listener::Listener(Reactor& reactor, AcceptSink& sink, size_t route_index, UniqueFd fd)
+Listener::Listener(Reactor& reactor, AcceptSink& sink, size_t route_index, UniqueFd fd,
+                   const SocketAddress& address)
     : reactor_(reactor), sink_(sink), route_index_(route_index), fd_(std::move(fd)),
-      reserve_fd_(open_reserve()) {}
+      address_(address), reserve_fd_(open_reserve()) {}
 
 Listener::~Listener() {
   reactor_.cancel_resume(this);

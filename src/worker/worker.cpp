@@ -1,6 +1,9 @@
 // Worker thread: accept, admit or refuse, run connections, drain.
 #include "arus/worker/worker.hpp"
 
+#include <cstdlib>
+#include <cstring>
+
 #include "arus/core/log.hpp"
 
 namespace arus {
@@ -17,40 +20,60 @@ Result<std::unique_ptr<Worker>> Worker::create(unsigned index, SnapshotPtr snaps
                                                std::function<void()> on_exit) {
   auto reactor = Reactor::create();
   if (!reactor) return std::move(reactor).error();
-  std::unique_ptr<Worker> worker(new Worker(index, std::move(snapshot), std::move(*reactor),
-                                            global_admission, std::move(on_exit)));
+  std::unique_ptr<Worker> worker(
+      new Worker(index, std::move(*reactor), global_admission, std::move(on_exit)));
+  worker->current_ = worker->make_generation(snapshot);
   for (size_t i = 0; i < listeners.size(); ++i) {
     auto listener = std::make_unique<Listener>(*worker->reactor_, *worker, i,
-                                               std::move(listeners[i]));
+                                               std::move(listeners[i]),
+                                               snapshot->config->routes[i].listen);
     if (int error = listener->arm(); error != 0) return posix_error("epoll_ctl(listener)", error);
     worker->listeners_.push_back(std::move(listener));
   }
   return worker;
 }
 
-Worker::Worker(unsigned index, SnapshotPtr snapshot, std::unique_ptr<Reactor> reactor,
-               Admission& global_admission, std::function<void()> on_exit)
+Worker::Worker(unsigned index, std::unique_ptr<Reactor> reactor, Admission& global_admission,
+               std::function<void()> on_exit)
     : index_(index),
-      snapshot_(std::move(snapshot)),
       reactor_(std::move(reactor)),
       global_admission_(global_admission),
       on_exit_(std::move(on_exit)),
-      pipes_(kPooledPipes, kPipeSizeBytes) {
-  bool access_log = snapshot_->config->global.access_log;
-  balancers_.reserve(snapshot_->routes.size());
-  backend_stats_.reserve(snapshot_->routes.size());
-  routes_.reserve(snapshot_->routes.size());
-  for (const auto& route : snapshot_->routes) {
-    balancers_.push_back(
+      pipes_(kPooledPipes, kPipeSizeBytes) {}
+
+std::unique_ptr<Worker::Generation> Worker::make_generation(SnapshotPtr snapshot) const {
+  auto generation = std::make_unique<Generation>();
+  size_t route_count = snapshot->routes.size();
+  bool access_log = snapshot->config->global.access_log;
+  generation->balancers.reserve(route_count);
+  generation->backend_stats.reserve(route_count);  // no reallocation: routes point in
+  generation->routes.reserve(route_count);
+  for (const auto& route : snapshot->routes) {
+    generation->balancers.push_back(
         std::make_unique<Balancer>(route->config.balance, route->backend_count));
-    std::vector<BackendShard*>& backend_stats = backend_stats_.emplace_back();
+    std::vector<BackendShard*>& backend_stats = generation->backend_stats.emplace_back();
     for (const auto& backend : route->counters.backends) {
       backend_stats.push_back(&backend->shard(index_));
     }
-    routes_.push_back(WorkerRoute{route.get(), balancers_.back().get(),
-                                  &route->counters.route->shard(index_), &backend_stats,
-                                  access_log});
+    generation->routes.push_back(WorkerRoute{route.get(), generation->balancers.back().get(),
+                                             &route->counters.route->shard(index_),
+                                             &backend_stats, access_log});
   }
+  generation->snapshot = std::move(snapshot);
+  return generation;
+}
+
+Worker::Generation& Worker::generation_of(const Connection& connection) noexcept {
+  const WorkerRoute* route = connection.route();
+  auto owns = [route](const Generation& generation) {
+    const WorkerRoute* begin = generation.routes.data();
+    return route >= begin && route < begin + generation.routes.size();
+  };
+  if (owns(*current_)) return *current_;
+  for (auto& generation : retired_) {
+    if (owns(*generation)) return *generation;
+  }
+  abort();  // a connection outside every generation: a lifetime bug
 }
 
 Worker::~Worker() {
@@ -84,6 +107,37 @@ void Worker::stop_now() {
   });
 }
 
+void Worker::adopt(SnapshotPtr snapshot, std::shared_ptr<std::vector<UniqueFd>> fresh_listeners) {
+  reactor_->post([this, snapshot = std::move(snapshot), fresh = std::move(fresh_listeners)] {
+    if (draining_ || stopping_) return;  // listeners are gone; nothing new will start
+    const std::vector<RouteConfig>& routes = snapshot->config->routes;
+    std::vector<std::unique_ptr<Listener>> listeners;
+    for (size_t i = 0; i < routes.size(); ++i) {
+      if (i < fresh->size() && (*fresh)[i].valid()) {
+        auto listener = std::make_unique<Listener>(*reactor_, *this, i, std::move((*fresh)[i]),
+                                                   routes[i].listen);
+        if (int error = listener->arm(); error != 0) {
+          log::error("listener_failed").kv("route", routes[i].name).kv("error", strerror(error));
+          continue;
+        }
+        listeners.push_back(std::move(listener));
+        continue;
+      }
+      // Same address as before: keep the very socket, so no client is ever refused.
+      for (auto& old : listeners_) {
+        if (old && old->address() == routes[i].listen) {
+          old->set_route_index(i);
+          listeners.push_back(std::move(old));
+          break;
+        }
+      }
+    }
+    listeners_ = std::move(listeners);  // what was not kept closes here
+    if (current_->open_connections > 0) retired_.push_back(std::move(current_));
+    current_ = make_generation(snapshot);
+  });
+}
+
 void Worker::run() noexcept {
   while (!stopping_ && !(draining_ && open_head_ == nullptr)) {
     reactor_->run_once(-1);
@@ -95,7 +149,7 @@ void Worker::run() noexcept {
 
 void Worker::on_accept(size_t route_index, UniqueFd client_fd,
                        const SocketAddress& client_address) noexcept {
-  const WorkerRoute& route = routes_[route_index];
+  const WorkerRoute& route = current_->routes[route_index];
   stats_add(route.stats->connections_total);
   if (!global_admission_.try_enter()) {
     refuse(route, route.stats->refused_global_limit, std::move(client_fd), client_address);
@@ -112,6 +166,7 @@ void Worker::on_accept(size_t route_index, UniqueFd client_fd,
     global_admission_.leave();
     return;  // out of memory: dropping the socket closes it
   }
+  ++current_->open_connections;
   connection->next = open_head_;
   if (open_head_ != nullptr) open_head_->prev = connection;
   open_head_ = connection;
@@ -135,7 +190,7 @@ void Worker::refuse(const WorkerRoute& route, std::atomic<uint64_t>& reason_coun
 }
 
 void Worker::on_refused_no_descriptor(size_t route_index) noexcept {
-  RouteShard& stats = *routes_[route_index].stats;
+  RouteShard& stats = *current_->routes[route_index].stats;
   stats_add(stats.connections_total);
   stats_add(stats.refused_fds);
 }
@@ -143,6 +198,8 @@ void Worker::on_refused_no_descriptor(size_t route_index) noexcept {
 void Worker::on_connection_closed(Connection& connection) noexcept {
   connection.route()->runtime->admission.leave();
   global_admission_.leave();
+  Generation& generation = generation_of(connection);
+  --generation.open_connections;
   if (connection.prev != nullptr) connection.prev->next = connection.next;
   if (connection.next != nullptr) connection.next->prev = connection.prev;
   if (open_head_ == &connection) open_head_ = connection.next;
@@ -167,11 +224,15 @@ Connection* Worker::acquire_connection() noexcept {
 }
 
 void Worker::release_closed_connections() noexcept {
+  if (closed_.empty()) return;
   for (Connection* connection : closed_) {
     connection->recycle();
     free_.push_back(connection);
   }
   closed_.clear();
+  // A retired generation goes (with its snapshot reference, and so possibly its filters)
+  // once its last connection has been recycled.
+  std::erase_if(retired_, [](const auto& generation) { return generation->open_connections == 0; });
 }
 
 }  // namespace arus

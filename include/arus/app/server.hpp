@@ -5,6 +5,8 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "arus/config/config.hpp"
@@ -12,6 +14,7 @@
 #include "arus/reactor/reactor.hpp"
 #include "arus/relay/admission.hpp"
 #include "arus/relay/route_runtime.hpp"
+#include "arus/reload/config_watcher.hpp"
 #include "arus/stats/stats_server.hpp"
 #include "arus/stats/stats_table.hpp"
 #include "arus/worker/worker.hpp"
@@ -23,7 +26,9 @@ class Server {
   // Loads the filters, binds every route's listeners (one SO_REUSEPORT socket per worker)
   // and the stats endpoint, and prepares the workers without starting them. Fails,
   // changing nothing, when a filter does not load or a bind fails.
-  static Result<std::unique_ptr<Server>> create(ConfigPtr config, unsigned worker_count);
+  // `log_level_override` (-l) wins over the config's log_level, also after reloads.
+  static Result<std::unique_ptr<Server>> create(ConfigPtr config, unsigned worker_count,
+                                                std::optional<log::Level> log_level_override);
   ~Server();
 
   // Starts the workers and serves until drained or stopped; returns the exit status:
@@ -34,9 +39,15 @@ class Server {
  private:
   class SignalEvents;
   class GraceTimer;
+  enum class ReloadTrigger { kSignal, kConfigFile, kFilterFile };
   Server(std::unique_ptr<StatsTable> stats, SnapshotPtr snapshot,
          std::unique_ptr<Reactor> control);
   void on_signal(int signal_number) noexcept;
+  // Validate, then swap: everything that can fail happens before anything changes.
+  void reload(ReloadTrigger trigger) noexcept;
+  Result<void> try_reload(ReloadTrigger trigger);
+  void warn_restart_only_changes(const Config& next) const;
+  std::vector<std::string> filter_paths() const;
   void on_grace_expired() noexcept;
   void on_worker_exit() noexcept;
   uint64_t active_connections() const noexcept;
@@ -45,6 +56,8 @@ class Server {
   SnapshotPtr snapshot_;
   std::unique_ptr<Reactor> control_;
   std::unique_ptr<StatsServer> stats_server_;  // on control_; null without stats_listen
+  std::unique_ptr<ConfigWatcher> watcher_;     // on control_
+  std::optional<log::Level> log_level_override_;
   Admission global_admission_;
   std::vector<std::unique_ptr<Worker>> workers_;
   UniqueFd signal_fd_;

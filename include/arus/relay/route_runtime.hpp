@@ -19,14 +19,13 @@
 namespace arus {
 
 struct RouteRuntime {
-  RouteRuntime(const RouteConfig& route_config, FilterInstancePtr filter_instance,
-               RouteCounters route_counters);
+  RouteRuntime(const RouteConfig& route_config, FilterInstancePtr filter_instance);
 
   const RouteConfig& config;                 // lives in the Snapshot's Config
   std::unique_ptr<BackendState[]> backends;  // one per config.backends, same order
   size_t backend_count;
   FilterInstancePtr filter;     // null: the splice path
-  RouteCounters counters;       // this route's rows in the stats table (kept alive here)
+  RouteCounters counters;       // this route's stats rows (kept alive here); attach_stats
   mutable Admission admission;  // route max_connections
 };
 
@@ -38,11 +37,13 @@ struct Snapshot {
 
 using SnapshotPtr = std::shared_ptr<const Snapshot>;
 
-// Builds the runtime of `config`: loads and creates every route's filter, and finds each
-// route's stats rows in `stats` (which must already have applied `config`). Fails, with
+// Builds the runtime of `config`: loads and creates every route's filter. Fails, with
 // the filter file and reason, when a filter does not load. Blocks on the file system and
-// runs filter code: start-up and reload only.
-Result<SnapshotPtr> build_snapshot(ConfigPtr config, uint64_t generation,
-                                   const StatsTable& stats);
+// runs filter code: start-up and reload only. The result has no stats rows yet.
+Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config);
+
+// Finds each route's stats rows in `stats` (which must have applied the snapshot's
+// config) and sets the generation. Call before the snapshot is shared.
+void attach_stats(Snapshot& snapshot, const StatsTable& stats, uint64_t generation);
 
 }  // namespace arus

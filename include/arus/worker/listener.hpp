@@ -24,11 +24,16 @@ class AcceptSink {
 
 class Listener final : public EventHandler, public Timer {
  public:
-  Listener(Reactor& reactor, AcceptSink& sink, size_t route_index, UniqueFd fd);
+  Listener(Reactor& reactor, AcceptSink& sink, size_t route_index, UniqueFd fd,
+           const SocketAddress& address);
   ~Listener() override;
 
   // Registers the socket with the reactor; returns an errno value, 0 on success.
   int arm() noexcept;
+
+  const SocketAddress& address() const noexcept { return address_; }
+  // A reload kept this socket for a route that now has another position.
+  void set_route_index(size_t route_index) noexcept { route_index_ = route_index; }
 
   void on_events(uint32_t events) noexcept override;
   void on_timer() noexcept override;  // retry after descriptor exhaustion
@@ -42,6 +47,7 @@ class Listener final : public EventHandler, public Timer {
   AcceptSink& sink_;
   size_t route_index_;
   UniqueFd fd_;
+  SocketAddress address_;
   UniqueFd reserve_fd_;  // spare descriptor, given up to accept-and-close when out of fds
   uint64_t last_exhaustion_log_ms_ = 0;
 };

@@ -36,6 +36,11 @@ class Worker final : public ConnectionHost, public AcceptSink {
   // Thread-safe commands.
   void begin_drain();  // stop accepting; the thread ends when no connection is left
   void stop_now();     // close every connection (reason shutdown); the thread ends
+  // Switches new connections to `snapshot`. `fresh_listeners[i]`, when valid, is a new
+  // socket for route i; otherwise route i keeps this worker's socket for its address.
+  // Sockets of addresses no longer configured are closed; open connections finish on
+  // the generation they started with.
+  void adopt(SnapshotPtr snapshot, std::shared_ptr<std::vector<UniqueFd>> fresh_listeners);
 
   uint64_t active_connections() const noexcept {
     return active_count_.load(std::memory_order_relaxed);
@@ -56,8 +61,20 @@ class Worker final : public ConnectionHost, public AcceptSink {
   void on_refused_no_descriptor(size_t route_index) noexcept override;
 
  private:
-  Worker(unsigned index, SnapshotPtr snapshot, std::unique_ptr<Reactor> reactor,
-         Admission& global_admission, std::function<void()> on_exit);
+  // One configuration generation as this worker runs it. Connections point into
+  // `routes`, so a generation lives until its last connection has closed.
+  struct Generation {
+    SnapshotPtr snapshot;
+    std::vector<std::unique_ptr<Balancer>> balancers;        // one per route
+    std::vector<std::vector<BackendShard*>> backend_stats;   // per route, per backend
+    std::vector<WorkerRoute> routes;                         // fixed size once built
+    size_t open_connections = 0;
+  };
+
+  Worker(unsigned index, std::unique_ptr<Reactor> reactor, Admission& global_admission,
+         std::function<void()> on_exit);
+  std::unique_ptr<Generation> make_generation(SnapshotPtr snapshot) const;
+  Generation& generation_of(const Connection& connection) noexcept;
   void run() noexcept;
   void refuse(const WorkerRoute& route, std::atomic<uint64_t>& reason_counter,
               UniqueFd client_fd, const SocketAddress& client) noexcept;
@@ -65,16 +82,14 @@ class Worker final : public ConnectionHost, public AcceptSink {
   void release_closed_connections() noexcept;
 
   unsigned index_;
-  SnapshotPtr snapshot_;
   std::unique_ptr<Reactor> reactor_;
   Admission& global_admission_;
   std::function<void()> on_exit_;
   PipePool pipes_;
   FilterBuffers filter_buffers_;
   uint64_t connections_started_ = 0;
-  std::vector<std::unique_ptr<Balancer>> balancers_;  // one per route
-  std::vector<std::vector<BackendShard*>> backend_stats_;  // per route, per backend
-  std::vector<WorkerRoute> routes_;                   // fixed size: connections point in
+  std::unique_ptr<Generation> current_;               // new connections start here
+  std::vector<std::unique_ptr<Generation>> retired_;  // older ones with open connections
   std::vector<std::unique_ptr<Listener>> listeners_;
 
   Connection* open_head_ = nullptr;  // intrusive list of open connections
