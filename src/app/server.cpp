@@ -3,6 +3,7 @@
 
 #include <sched.h>
 #include <sys/signalfd.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
@@ -10,6 +11,7 @@
 #include <string>
 
 #include "arus/app/options.hpp"
+#include "arus/app/privileges.hpp"
 #include "arus/config/ini_loader.hpp"
 #include "arus/core/clock.hpp"
 #include "arus/core/log.hpp"
@@ -71,6 +73,8 @@ Result<std::unique_ptr<Server>> Server::create(ConfigPtr config, unsigned worker
   if (!control) return std::move(control).error();
   std::unique_ptr<Server> server(new Server(std::move(stats), snapshot, std::move(*control)));
   server->log_level_override_ = log_level_override;
+  server->stats_->publish_generation(snapshot->generation);
+  server->adopted_generation_.assign(worker_count, snapshot->generation);
 
   // Bind everything before starting anything, so a port in use changes nothing.
   std::vector<std::vector<UniqueFd>> listeners(worker_count);
@@ -108,6 +112,18 @@ Result<std::unique_ptr<Server>> Server::create(ConfigPtr config, unsigned worker
   if (!watcher) return std::move(watcher).error();
   server->watcher_ = std::move(*watcher);
   server->watcher_->watch_filters(server->filter_paths());
+
+  // Everything privileged (binding) is done: become [global] user before any worker runs.
+  if (!global.user.empty()) {
+    auto identity = resolve_run_identity(global.user, global.group);
+    if (!identity) return std::move(identity).error();
+    if (!server->filter_paths().empty()) {
+      auto safe = check_plugin_dir_safe(global.plugin_dir, identity->uid);
+      if (!safe) return std::move(safe).error();
+    }
+    auto dropped = drop_privileges(global.user, global.group);
+    if (!dropped) return std::move(dropped).error();
+  }
 
   sigset_t signals;
   sigemptyset(&signals);
@@ -200,6 +216,13 @@ Result<void> Server::try_reload(ReloadTrigger trigger) {
   uint64_t started_ms = monotonic_ms();
   auto loaded = load_config_file(snapshot_->config->path);
   if (!loaded) return std::move(loaded).error();
+  bool has_filters = std::any_of(loaded->routes.begin(), loaded->routes.end(),
+                                 [](const RouteConfig& route) { return !route.filter.empty(); });
+  if (has_filters && geteuid() != 0) {
+    // Running as [global] user: filters only from a folder that user cannot change.
+    auto safe = check_plugin_dir_safe(loaded->global.plugin_dir, geteuid());
+    if (!safe) return std::move(safe).error();
+  }
   if (trigger == ReloadTrigger::kConfigFile && loaded->source == snapshot_->config->source) {
     log::debug("reload_skipped").kv("reason", "configuration unchanged");
     return {};
@@ -240,12 +263,19 @@ Result<void> Server::try_reload(ReloadTrigger trigger) {
 
   // Commit.
   warn_restart_only_changes(*config);
-  attach_stats(**built, *stats_, stats_->apply(*config));
-  stats_->count_reload(true);
+  uint64_t generation = stats_->apply(*config);
+  attach_stats(**built, *stats_, generation);
   SnapshotPtr snapshot = std::move(*built);
   global_admission_.set_limit(config->global.max_connections);
   if (!log_level_override_) log::set_level(config->global.log_level);
-  for (size_t w = 0; w < workers_.size(); ++w) workers_[w]->adopt(snapshot, fresh[w]);
+  static constexpr const char* kTriggerNames[] = {"SIGHUP", "config_file", "filter_file"};
+  pending_reloads_.push_back(PendingReload{generation, kTriggerNames[static_cast<int>(trigger)],
+                                           started_ms, config->routes.size()});
+  for (size_t w = 0; w < workers_.size(); ++w) {
+    workers_[w]->adopt(snapshot, fresh[w], [this, w, generation] {
+      control_->post([this, w, generation] { on_worker_adopted(w, generation); });
+    });
+  }
   if (stats_moved) {
     // The old server may still have events queued in this batch: free it afterwards.
     std::shared_ptr<StatsServer> old(std::move(stats_server_));
@@ -263,13 +293,26 @@ Result<void> Server::try_reload(ReloadTrigger trigger) {
   }
   snapshot_ = snapshot;
   watcher_->watch_filters(filter_paths());
-  static constexpr const char* kTriggerNames[] = {"SIGHUP", "config_file", "filter_file"};
-  log::info("reloaded")
-      .kv("generation", snapshot_->generation)
-      .kv("routes", static_cast<uint64_t>(config->routes.size()))
-      .kv("trigger", kTriggerNames[static_cast<int>(trigger)])
-      .kv("duration_ms", monotonic_ms() - started_ms);
   return {};
+}
+
+void Server::on_worker_adopted(size_t worker, uint64_t generation) noexcept {
+  adopted_generation_[worker] = generation;
+  uint64_t everywhere =
+      *std::min_element(adopted_generation_.begin(), adopted_generation_.end());
+  size_t done = 0;
+  for (const PendingReload& reload : pending_reloads_) {
+    if (reload.generation > everywhere) break;
+    ++done;
+    stats_->count_reload(true);
+    stats_->publish_generation(reload.generation);
+    log::info("reloaded")
+        .kv("generation", reload.generation)
+        .kv("routes", static_cast<uint64_t>(reload.routes))
+        .kv("trigger", reload.trigger)
+        .kv("duration_ms", monotonic_ms() - reload.started_ms);
+  }
+  pending_reloads_.erase(pending_reloads_.begin(), pending_reloads_.begin() + done);
 }
 
 void Server::warn_restart_only_changes(const Config& next) const {

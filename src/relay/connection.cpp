@@ -340,9 +340,11 @@ void Connection::finish(CloseReason reason) noexcept {
   if (reason == CloseReason::kFilter) stats_add(route_->stats->filter_closed);
   stats_add(route_->stats->connections_active, -1);
   state_ = State::kClosed;
+  // Frees the connection's max_connections slots first: a client that sees this access
+  // line and connects again must find the slot free.
+  host_.on_connection_closed(*this);
   if (route_->access_log) log_access(reason);
   if (filter_) close_filter();
-  host_.on_connection_closed(*this);
 }
 
 void Connection::log_access(CloseReason reason) const noexcept {

@@ -178,7 +178,7 @@ StatsSnapshot StatsTable::snapshot() const {
   out.worker_connections_active.assign(workers_, 0);
 
   std::shared_lock lock(mutex_);
-  out.generation = generation_;
+  out.generation = published_generation_.load(std::memory_order_relaxed);
   auto add_route = [&](RouteStats& row) {
     const unsigned shards = shard_count();
     // Every row, exported or not, holds its workers' active connections.

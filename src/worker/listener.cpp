@@ -81,11 +81,15 @@ void Listener::accept_batch() noexcept {
 Listener::Refusal Listener::refuse_with_reserve() noexcept {
   if (!reserve_fd_) return Refusal::kNoReserve;
   reserve_fd_.reset();
-  int fd = ::accept4(fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  sockaddr_storage storage;
+  socklen_t length = sizeof storage;
+  int fd = ::accept4(fd_.get(), reinterpret_cast<sockaddr*>(&storage), &length,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
   int error = errno;
   if (fd >= 0) {
     ::close(fd);
-    sink_.on_refused_no_descriptor(route_index_);
+    sink_.on_refused_no_descriptor(
+        route_index_, SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&storage), length));
   }
   reserve_fd_ = open_reserve();
   if (fd < 0) return error == EAGAIN ? Refusal::kNothingPending : Refusal::kNoReserve;

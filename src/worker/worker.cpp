@@ -107,8 +107,10 @@ void Worker::stop_now() {
   });
 }
 
-void Worker::adopt(SnapshotPtr snapshot, std::shared_ptr<std::vector<UniqueFd>> fresh_listeners) {
-  reactor_->post([this, snapshot = std::move(snapshot), fresh = std::move(fresh_listeners)] {
+void Worker::adopt(SnapshotPtr snapshot, std::shared_ptr<std::vector<UniqueFd>> fresh_listeners,
+                   std::function<void()> on_adopted) {
+  reactor_->post([this, snapshot = std::move(snapshot), fresh = std::move(fresh_listeners),
+                  on_adopted = std::move(on_adopted)] {
     if (draining_ || stopping_) return;  // listeners are gone; nothing new will start
     const std::vector<RouteConfig>& routes = snapshot->config->routes;
     std::vector<std::unique_ptr<Listener>> listeners;
@@ -135,6 +137,7 @@ void Worker::adopt(SnapshotPtr snapshot, std::shared_ptr<std::vector<UniqueFd>> 
     listeners_ = std::move(listeners);  // what was not kept closes here
     if (current_->open_connections > 0) retired_.push_back(std::move(current_));
     current_ = make_generation(snapshot);
+    on_adopted();
   });
 }
 
@@ -178,6 +181,10 @@ void Worker::refuse(const WorkerRoute& route, std::atomic<uint64_t>& reason_coun
                     UniqueFd client_fd, const SocketAddress& client) noexcept {
   client_fd.reset();  // the client sees the close at once; nothing reaches a backend
   stats_add(reason_counter);
+  log_refused(route, client);
+}
+
+void Worker::log_refused(const WorkerRoute& route, const SocketAddress& client) const noexcept {
   if (!route.access_log) return;
   log::info("access")
       .kv("route", route.runtime->config.name)
@@ -189,10 +196,12 @@ void Worker::refuse(const WorkerRoute& route, std::atomic<uint64_t>& reason_coun
       .kv("close", close_reason_name(CloseReason::kLimit));
 }
 
-void Worker::on_refused_no_descriptor(size_t route_index) noexcept {
-  RouteShard& stats = *current_->routes[route_index].stats;
-  stats_add(stats.connections_total);
-  stats_add(stats.refused_fds);
+void Worker::on_refused_no_descriptor(size_t route_index,
+                                      const SocketAddress& client_address) noexcept {
+  const WorkerRoute& route = current_->routes[route_index];
+  stats_add(route.stats->connections_total);
+  stats_add(route.stats->refused_fds);
+  log_refused(route, client_address);
 }
 
 void Worker::on_connection_closed(Connection& connection) noexcept {

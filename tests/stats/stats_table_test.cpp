@@ -40,6 +40,8 @@ TEST(StatsTable, EveryConfiguredSeriesExistsFromTheStartAtZero) {
   StatsTable table(2, "1.2.3");
   EXPECT_EQ(table.apply(config({route("web", {"a:1", "b:2"}), route("db", {"c:3"}, "[::1]:5432")})),
             1u);
+  EXPECT_EQ(table.snapshot().generation, 0u) << "applied, not yet served by every worker";
+  table.publish_generation(1);
   StatsSnapshot s = table.snapshot();
   EXPECT_EQ(s.version, "1.2.3");
   EXPECT_GT(s.start_time_seconds, 1.6e9);

@@ -47,6 +47,7 @@ class Server {
   void reload(ReloadTrigger trigger) noexcept;
   Result<void> try_reload(ReloadTrigger trigger);
   void warn_restart_only_changes(const Config& next) const;
+  void on_worker_adopted(size_t worker, uint64_t generation) noexcept;
   std::vector<std::string> filter_paths() const;
   void on_grace_expired() noexcept;
   void on_worker_exit() noexcept;
@@ -58,6 +59,18 @@ class Server {
   std::unique_ptr<StatsServer> stats_server_;  // on control_; null without stats_listen
   std::unique_ptr<ConfigWatcher> watcher_;     // on control_
   std::optional<log::Level> log_level_override_;
+
+  // A reload is announced (log line, arus_config_generation, arus_reloads_total) only
+  // when every worker serves it, so a client connecting after the announcement always
+  // meets the new configuration. Control thread only.
+  struct PendingReload {
+    uint64_t generation;
+    const char* trigger;
+    uint64_t started_ms;
+    size_t routes;
+  };
+  std::vector<PendingReload> pending_reloads_;  // oldest first
+  std::vector<uint64_t> adopted_generation_;    // per worker
   Admission global_admission_;
   std::vector<std::unique_ptr<Worker>> workers_;
   UniqueFd signal_fd_;

@@ -119,10 +119,16 @@ class StatsTable {
   // Exclusive lock. Makes the row set match `config`: rows of new routes and backends
   // start at 0, rows whose name survives keep their counters (a route removed and added
   // back while still held revives too), rows no longer configured are retired. Returns
-  // the new config generation (1 after the first call).
+  // the new config generation (1 after the first call); arus_config_generation shows it
+  // only once publish_generation() says every worker serves it.
   // Retired rows stay exported while they have active connections, and are freed at a
   // later apply() once nobody outside the table holds them.
   uint64_t apply(const Config& config);
+
+  // arus_config_generation: the generation every worker now serves. Any thread.
+  void publish_generation(uint64_t generation) noexcept {
+    published_generation_.store(generation, std::memory_order_relaxed);
+  }
 
   // arus_reloads_total{result}: call once per reload attempt (not for the start-up load).
   void count_reload(bool ok) noexcept;
@@ -155,6 +161,7 @@ class StatsTable {
   std::unordered_map<std::string_view, std::shared_ptr<RouteStats>> index_;
   std::vector<std::shared_ptr<RouteStats>> retired_;  // removed routes, maybe still held
 
+  std::atomic<uint64_t> published_generation_{0};
   std::atomic<uint64_t> reloads_ok_{0};
   std::atomic<uint64_t> reloads_error_{0};
 };

@@ -19,7 +19,8 @@ class AcceptSink {
   virtual void on_accept(size_t route_index, UniqueFd client_fd,
                          const SocketAddress& client_address) noexcept = 0;
   // Descriptors are exhausted: a pending client was accepted and closed at once.
-  virtual void on_refused_no_descriptor(size_t route_index) noexcept = 0;
+  virtual void on_refused_no_descriptor(size_t route_index,
+                                        const SocketAddress& client_address) noexcept = 0;
 };
 
 class Listener final : public EventHandler, public Timer {

@@ -39,8 +39,10 @@ class Worker final : public ConnectionHost, public AcceptSink {
   // Switches new connections to `snapshot`. `fresh_listeners[i]`, when valid, is a new
   // socket for route i; otherwise route i keeps this worker's socket for its address.
   // Sockets of addresses no longer configured are closed; open connections finish on
-  // the generation they started with.
-  void adopt(SnapshotPtr snapshot, std::shared_ptr<std::vector<UniqueFd>> fresh_listeners);
+  // the generation they started with. `on_adopted` runs on the worker thread once the
+  // switch is done (not when the worker is already draining).
+  void adopt(SnapshotPtr snapshot, std::shared_ptr<std::vector<UniqueFd>> fresh_listeners,
+             std::function<void()> on_adopted);
 
   uint64_t active_connections() const noexcept {
     return active_count_.load(std::memory_order_relaxed);
@@ -58,7 +60,8 @@ class Worker final : public ConnectionHost, public AcceptSink {
   // AcceptSink
   void on_accept(size_t route_index, UniqueFd client_fd,
                  const SocketAddress& client_address) noexcept override;
-  void on_refused_no_descriptor(size_t route_index) noexcept override;
+  void on_refused_no_descriptor(size_t route_index,
+                                const SocketAddress& client_address) noexcept override;
 
  private:
   // One configuration generation as this worker runs it. Connections point into
@@ -78,6 +81,7 @@ class Worker final : public ConnectionHost, public AcceptSink {
   void run() noexcept;
   void refuse(const WorkerRoute& route, std::atomic<uint64_t>& reason_counter,
               UniqueFd client_fd, const SocketAddress& client) noexcept;
+  void log_refused(const WorkerRoute& route, const SocketAddress& client) const noexcept;
   Connection* acquire_connection() noexcept;
   void release_closed_connections() noexcept;
 

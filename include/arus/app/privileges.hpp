@@ -1,0 +1,48 @@
+// Privilege drop ([global] user and group): bind as root, then run as an unprivileged
+// user for good; and the check that keeps filters out of folders that user could write.
+// Start-up and reload code only (they read the user database and the file system).
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "arus/core/result.hpp"
+
+namespace arus {
+
+// A user and group as looked up in the user database.
+struct RunIdentity {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+// Looks up `user` (getpwnam_r) and `group` (getgrnam_r; empty: the user's primary
+// group). Names only, no numeric ids. Errors name the user or group that is unknown,
+// e.g. "user 'arus': no such user" (the caller may prefix the file). Thread-safe.
+Result<RunIdentity> resolve_run_identity(const std::string& user, const std::string& group);
+
+// Switches the whole process to `user` and `group` (empty: the user's primary group) for
+// good: setgroups to that one group, then setgid, then setuid (real, effective and saved
+// ids), then checks that setuid(0) fails, so root cannot be regained. Does nothing when
+// `user` is empty. Also does nothing when the process already runs as exactly that user
+// and group without root. Refuses a user whose uid is 0 (leave `user` empty instead).
+// Every error names the user (and the group when it is the group's fault); a failure
+// after setgroups may leave the process half-switched, so the caller must exit on error.
+// Call after every listener is bound and before any worker thread starts: glibc
+// applies the ids to every thread, but nothing must run in between.
+Result<void> drop_privileges(const std::string& user, const std::string& group);
+
+// Refuses to load filters from `plugin_dir` when the user `run_uid` could change what is
+// in it: when the group or other write bits let that user write the folder, or a folder
+// above it, that the user does not own. A parent with the sticky bit (like /tmp) and a
+// folder on a read-only mount (a Kubernetes ConfigMap volume shows mode 0777) do not
+// count. The path as written and the path with symlinks resolved are both checked.
+// Capabilities are ignored: for root, too, only the mode bits count. Errors name the
+// folder, the uid and the mode, e.g. "plugin_dir /srv/f: refused: /srv/f is writable by
+// uid 65534 (mode 0777, owner uid 0, group gid 0): ...". Call at start-up with the uid
+// the proxy will run as (geteuid() when `user` is empty) and before each reload with
+// geteuid(); pointless when no route has a filter.
+Result<void> check_plugin_dir_safe(const std::string& plugin_dir, uid_t run_uid);
+
+}  // namespace arus
