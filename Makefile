@@ -16,12 +16,14 @@ comma := ,
 ifeq ($(SAN),)
 BUILD    ?= build
 SANFLAGS :=
+OPTFLAGS ?= -O2 -g
 else
 BUILD    ?= build/san-$(subst $(comma),-,$(SAN))
 SANFLAGS := -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+OPTFLAGS ?= -O1 -g  # sanitizer builds: quicker to compile, still fast enough to run
 endif
 
-CXXFLAGS ?= -O2 -g
+CXXFLAGS ?= $(OPTFLAGS)
 CXXFLAGS += -std=c++20 -Wall -Wextra -Wpedantic -Wshadow -Iinclude -MMD -MP $(SANFLAGS)
 LDFLAGS  += $(SANFLAGS) -pthread
 LDLIBS   += -linih -ldl
@@ -39,7 +41,8 @@ PLUGINS   := $(patsubst %.c,%.so,$(wildcard c_plugins/*.c))
 DEPS_OK   := $(BUILD)/.deps-build
 TEST_DEPS_OK := $(BUILD)/.deps-test
 
-.PHONY: all run test test-unit test-e2e test-suite test-all check build-plugin clean deps fuzz
+.PHONY: all run test test-unit test-e2e test-install test-suite test-all check build-plugin \
+        clean deps fuzz
 
 all: $(BIN) $(PLUGINS)
 
@@ -87,7 +90,11 @@ test-unit: $(UNIT_BIN) $(PLUGINS)
 test-e2e: $(BIN) $(PLUGINS) | $(TEST_DEPS_OK)
 	ARUS_BIN=$(abspath $(BIN)) ARUS_PLUGIN_DIR=$(abspath c_plugins) $(PYTHON) e2e/run.py
 
-test-suite: test-unit test-e2e
+# make install / uninstall, checked against a temporary DESTDIR, and the man page.
+test-install: $(BIN) $(PLUGINS) | $(TEST_DEPS_OK)
+	ARUS_BIN=$(abspath $(BIN)) $(PYTHON) -m unittest discover -s tests/install
+
+test-suite: test-unit test-e2e test-install
 
 # CI runs the suite three times: plain, ASan+UBSan, TSan.
 ifeq ($(CI),true)
@@ -125,5 +132,7 @@ fuzz: $(FUZZ_BIN)
 
 clean:
 	rm -rf build $(PLUGINS)
+
+include mk/install.mk
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
