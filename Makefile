@@ -84,17 +84,27 @@ run: all $(ECHO_BIN)
 $(UNIT_BIN): $(LIB_OBJ) $(TEST_OBJ) | $(TEST_DEPS_OK)
 	$(CXX) $(LDFLAGS) $^ -lgtest -lgtest_main $(LDLIBS) -o $@
 
+RUN_UNIT    := $(UNIT_BIN) --gtest_brief=1
+RUN_E2E     := ARUS_BIN=$(abspath $(BIN)) ARUS_PLUGIN_DIR=$(abspath c_plugins) $(PYTHON) e2e/run.py
+# make install / uninstall against a temporary DESTDIR, and the man page.
+RUN_INSTALL := ARUS_BIN=$(abspath $(BIN)) $(PYTHON) -m unittest discover -s tests/install
+
 test-unit: $(UNIT_BIN) $(PLUGINS)
-	$(UNIT_BIN) --gtest_brief=1
+	$(RUN_UNIT)
 
 test-e2e: $(BIN) $(PLUGINS) | $(TEST_DEPS_OK)
-	ARUS_BIN=$(abspath $(BIN)) ARUS_PLUGIN_DIR=$(abspath c_plugins) $(PYTHON) e2e/run.py
+	$(RUN_E2E)
 
-# make install / uninstall, checked against a temporary DESTDIR, and the man page.
 test-install: $(BIN) $(PLUGINS) | $(TEST_DEPS_OK)
-	ARUS_BIN=$(abspath $(BIN)) $(PYTHON) -m unittest discover -s tests/install
+	$(RUN_INSTALL)
 
-test-suite: test-unit test-e2e test-install
+# Builds in parallel (make -j), then runs the suites one after the other so they do not
+# compete for the CPU. Sanitizer builds skip the install checks: they test packaging,
+# not code.
+test-suite: $(BIN) $(PLUGINS) $(UNIT_BIN) | $(TEST_DEPS_OK)
+	$(RUN_UNIT)
+	$(RUN_E2E)
+	$(if $(SAN),,$(RUN_INSTALL))
 
 # CI runs the suite three times: plain, ASan+UBSan, TSan.
 ifeq ($(CI),true)
