@@ -5,15 +5,12 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <string>
 
 #include "arus/app/options.hpp"
 #include "arus/app/privileges.hpp"
-#include "arus/config/ini_loader.hpp"
-#include "arus/core/clock.hpp"
 #include "arus/core/log.hpp"
 #include "arus/net/socket.hpp"
 
@@ -52,6 +49,15 @@ class Server::GraceTimer final : public Timer {
   Server& server_;
 };
 
+Result<UniqueFd> Server::listen_for(const Config& config, const RouteConfig& route) {
+  auto fd = listen_tcp(route.listen, /*reuse_port=*/true, kListenBacklog);
+  if (!fd) {
+    return Error{config.path + ":" + std::to_string(route.line) + ": [route:" + route.name +
+                 "] listen: " + fd.error().message};
+  }
+  return fd;
+}
+
 unsigned available_cpus() noexcept {
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof set, &set) == 0) {
@@ -80,8 +86,8 @@ Result<std::unique_ptr<Server>> Server::create(ConfigPtr config, unsigned worker
   std::vector<std::vector<UniqueFd>> listeners(worker_count);
   for (const RouteConfig& route : snapshot->config->routes) {
     for (unsigned w = 0; w < worker_count; ++w) {
-      auto fd = listen_tcp(route.listen, /*reuse_port=*/true, kListenBacklog);
-      if (!fd) return Error{"route " + route.name + ": " + fd.error().message};
+      auto fd = listen_for(*snapshot->config, route);
+      if (!fd) return std::move(fd).error();
       listeners[w].push_back(std::move(*fd));
     }
   }
@@ -200,138 +206,6 @@ void Server::on_signal(int signal_number) noexcept {
       .kv("grace_period_ms", grace_ms);
   for (auto& worker : workers_) worker->begin_drain();
   control_->timers().schedule(*grace_timer_, control_->now_ms() + grace_ms);
-}
-
-void Server::reload(ReloadTrigger trigger) noexcept {
-  if (draining_) return;  // a draining proxy starts nothing new
-  Result<void> result = try_reload(trigger);
-  if (!result) {
-    stats_->count_reload(false);
-    log::error("reload_failed").kv("error", result.error().message);
-  }
-}
-
-// Each step that can fail runs before the first change; the commit at the end cannot fail.
-Result<void> Server::try_reload(ReloadTrigger trigger) {
-  uint64_t started_ms = monotonic_ms();
-  auto loaded = load_config_file(snapshot_->config->path);
-  if (!loaded) return std::move(loaded).error();
-  bool has_filters = std::any_of(loaded->routes.begin(), loaded->routes.end(),
-                                 [](const RouteConfig& route) { return !route.filter.empty(); });
-  if (has_filters && geteuid() != 0) {
-    // Running as [global] user: filters only from a folder that user cannot change.
-    auto safe = check_plugin_dir_safe(loaded->global.plugin_dir, geteuid());
-    if (!safe) return std::move(safe).error();
-  }
-  if (trigger == ReloadTrigger::kConfigFile && loaded->source == snapshot_->config->source) {
-    log::debug("reload_skipped").kv("reason", "configuration unchanged");
-    return {};
-  }
-  ConfigPtr config = std::make_shared<const Config>(std::move(*loaded));
-  auto built = build_snapshot(config);
-  if (!built) return std::move(built).error();
-
-  // New listen addresses are bound now, one socket per worker; a failure changes nothing.
-  const Config& running = *snapshot_->config;
-  std::vector<std::shared_ptr<std::vector<UniqueFd>>> fresh(workers_.size());
-  for (auto& sockets : fresh) {
-    sockets = std::make_shared<std::vector<UniqueFd>>(config->routes.size());
-  }
-  for (size_t i = 0; i < config->routes.size(); ++i) {
-    const RouteConfig& route = config->routes[i];
-    bool kept = std::any_of(running.routes.begin(), running.routes.end(),
-                            [&](const RouteConfig& old) { return old.listen == route.listen; });
-    if (kept) continue;
-    for (auto& sockets : fresh) {
-      auto fd = listen_tcp(route.listen, /*reuse_port=*/true, kListenBacklog);
-      if (!fd) {
-        return Error{config->path + ":" + std::to_string(route.line) + ": [route:" + route.name +
-                     "] listen: " + fd.error().message};
-      }
-      (*sockets)[i] = std::move(*fd);
-    }
-  }
-  UniqueFd stats_fd;
-  bool stats_moved = config->global.stats_listen_name != running.global.stats_listen_name;
-  if (stats_moved && !config->global.stats_listen_name.empty()) {
-    auto fd = StatsServer::open_listener(config->global.stats_listen);
-    if (!fd) {
-      return Error{"stats_listen " + config->global.stats_listen_name + ": " + fd.error().message};
-    }
-    stats_fd = std::move(*fd);
-  }
-
-  // Commit.
-  warn_restart_only_changes(*config);
-  uint64_t generation = stats_->apply(*config);
-  attach_stats(**built, *stats_, generation);
-  SnapshotPtr snapshot = std::move(*built);
-  global_admission_.set_limit(config->global.max_connections);
-  if (!log_level_override_) log::set_level(config->global.log_level);
-  static constexpr const char* kTriggerNames[] = {"SIGHUP", "config_file", "filter_file"};
-  pending_reloads_.push_back(PendingReload{generation, kTriggerNames[static_cast<int>(trigger)],
-                                           started_ms, config->routes.size()});
-  for (size_t w = 0; w < workers_.size(); ++w) {
-    workers_[w]->adopt(snapshot, fresh[w], [this, w, generation] {
-      control_->post([this, w, generation] { on_worker_adopted(w, generation); });
-    });
-  }
-  if (stats_moved) {
-    // The old server may still have events queued in this batch: free it afterwards.
-    std::shared_ptr<StatsServer> old(std::move(stats_server_));
-    control_->post([old] {});
-    if (stats_fd) {
-      StatsTable* table = stats_.get();
-      auto server = StatsServer::create(*control_, std::move(stats_fd),
-                                        [table] { return table->snapshot(); });
-      if (server) {
-        stats_server_ = std::move(*server);
-      } else {
-        log::error("stats_failed").kv("error", server.error().message);
-      }
-    }
-  }
-  snapshot_ = snapshot;
-  watcher_->watch_filters(filter_paths());
-  return {};
-}
-
-void Server::on_worker_adopted(size_t worker, uint64_t generation) noexcept {
-  adopted_generation_[worker] = generation;
-  uint64_t everywhere =
-      *std::min_element(adopted_generation_.begin(), adopted_generation_.end());
-  size_t done = 0;
-  for (const PendingReload& reload : pending_reloads_) {
-    if (reload.generation > everywhere) break;
-    ++done;
-    stats_->count_reload(true);
-    stats_->publish_generation(reload.generation);
-    log::info("reloaded")
-        .kv("generation", reload.generation)
-        .kv("routes", static_cast<uint64_t>(reload.routes))
-        .kv("trigger", reload.trigger)
-        .kv("duration_ms", monotonic_ms() - reload.started_ms);
-  }
-  pending_reloads_.erase(pending_reloads_.begin(), pending_reloads_.begin() + done);
-}
-
-void Server::warn_restart_only_changes(const Config& next) const {
-  const GlobalConfig& now = snapshot_->config->global;
-  std::string keys;
-  if (next.global.workers != now.workers) keys += "workers ";
-  if (next.global.user != now.user) keys += "user ";
-  if (next.global.group != now.group) keys += "group ";
-  if (keys.empty()) return;
-  keys.pop_back();
-  log::warn("reload_needs_restart").kv("keys", keys).kv("action", "applied at the next restart");
-}
-
-std::vector<std::string> Server::filter_paths() const {
-  std::vector<std::string> paths;
-  for (const auto& route : snapshot_->routes) {
-    if (route->filter) paths.push_back(route->filter->plugin().source_path());
-  }
-  return paths;
 }
 
 void Server::on_grace_expired() noexcept {
