@@ -40,6 +40,7 @@ UNIT_BIN  := $(BUILD)/unit_tests
 PLUGINS   := $(patsubst %.c,%.so,$(wildcard c_plugins/*.c))
 DEPS_OK   := $(BUILD)/.deps-build
 TEST_DEPS_OK := $(BUILD)/.deps-test
+RUN_DEPS_OK  := $(BUILD)/.deps-run
 
 .PHONY: all run test test-unit test-e2e test-install test-suite test-all check build-plugin \
         clean deps fuzz
@@ -54,6 +55,12 @@ $(DEPS_OK): scripts/ensure-deps.sh
 $(TEST_DEPS_OK): scripts/ensure-deps.sh
 	@mkdir -p $(@D)
 	@scripts/ensure-deps.sh test
+	@touch $@
+
+# nc and curl only make the demo easier to try: missing ones are reported, not fatal.
+$(RUN_DEPS_OK): scripts/ensure-deps.sh
+	@mkdir -p $(@D)
+	@scripts/ensure-deps.sh run || true
 	@touch $@
 
 deps: $(DEPS_OK)
@@ -75,11 +82,12 @@ $(ECHO_BIN): tools/echo_backend.cpp | $(DEPS_OK)
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) $< -o $@
 
 # The demo echo backend runs beside the proxy and stops with it (Ctrl-C drains both).
-run: all $(ECHO_BIN)
+run: all $(ECHO_BIN) | $(RUN_DEPS_OK)
 	@$(ECHO_BIN) 127.0.0.1:9001 & echo_pid=$$!; \
-	trap 'kill $$echo_pid 2>/dev/null' EXIT; \
-	echo "arus-proxy: try  printf 'hello\\n' | nc 127.0.0.1 8080   (Ctrl-C stops)"; \
-	$(BIN) -c $(CONFIG)
+	printf '%s\n' "arus-proxy: try  printf 'hello\\n' | nc 127.0.0.1 8080   (plain)" \
+	  "            and printf 'hello\\n' | nc 127.0.0.1 8081   (filter: upper)" \
+	  "            metrics: curl 127.0.0.1:9090/metrics          Ctrl-C drains and stops"; \
+	$(BIN) -c $(CONFIG); status=$$?; kill $$echo_pid 2>/dev/null; exit $$status
 
 $(UNIT_BIN): $(LIB_OBJ) $(TEST_OBJ) | $(TEST_DEPS_OK)
 	$(CXX) $(LDFLAGS) $^ -lgtest -lgtest_main $(LDLIBS) -o $@

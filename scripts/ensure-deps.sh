@@ -1,7 +1,8 @@
 #!/bin/sh
 # Checks that the build and test dependencies are present; installs the missing Debian
 # packages when run as root, otherwise prints the exact command and fails.
-# Usage: scripts/ensure-deps.sh [build|test]   (test also wants what the tests use)
+# Usage: scripts/ensure-deps.sh [build|test|run]
+#   test: also what the tests use; run: also the clients `make run` suggests (nc, curl)
 set -eu
 
 want=${1:-build}
@@ -17,11 +18,15 @@ have_file() { [ -e "$1" ]; }
 
 need make command -v make
 need g++ command -v g++
-need pkg-config command -v pkg-config
 need libinih-dev have_file /usr/include/ini.h
 if [ "$want" = test ]; then
   need libgtest-dev have_file /usr/include/gtest/gtest.h
   need python3 command -v python3
+  need gcc command -v cc  # the plugin tests compile test filters
+fi
+if [ "$want" = run ]; then
+  need netcat-openbsd command -v nc
+  need curl command -v curl
 fi
 
 [ -z "$missing" ] && exit 0
