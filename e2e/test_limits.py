@@ -1,5 +1,6 @@
 """Connection caps: a connection over the route's or the process's max_connections is
 accepted and closed at once, and its bytes never reach a backend."""
+import signal
 import unittest
 
 from harness import ProxyTestCase, env, expect_closed, roundtrip, wait_until
@@ -52,6 +53,21 @@ class MaxConnectionsTest(ProxyTestCase):
         self._assert_refused(proxy, route_b, echo_b, 1)
         self._assert_refused(proxy, route_a, echo_a, 2)
         self._release_one_and_reuse(proxy, held, route_a, route_b, echo_b)
+
+    def test_route_cap_counts_connections_across_a_reload(self):
+        """Connections opened before a reload still count against the route's cap."""
+        echo = self.backend("echo")
+        route = self.route("capped", [echo], max_connections=2)
+        proxy = self.start_proxy([route])
+        held = self._hold(route, 2)
+        # Same route and port, another idle timeout: a real reload with a new snapshot.
+        route.options["idle_timeout_ms"] = 600000
+        mark = proxy.mark()
+        self.write_config([route])
+        proxy.signal(signal.SIGHUP)
+        proxy.wait_record("reloaded", env.t(10), start=mark)
+        self._assert_refused(proxy, route, echo, 2)
+        self._release_one_and_reuse(proxy, held, route, route, echo)
 
 
 if __name__ == "__main__":

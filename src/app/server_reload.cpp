@@ -39,7 +39,7 @@ Result<void> Server::try_reload(ReloadTrigger trigger) {
     return {};
   }
   ConfigPtr config = std::make_shared<const Config>(std::move(*loaded));
-  auto built = build_snapshot(config);
+  auto built = build_snapshot(config, snapshot_.get());
   if (!built) return std::move(built).error();
 
   // New listen addresses are bound now, one socket per worker; a failure changes nothing.
@@ -75,6 +75,9 @@ Result<void> Server::try_reload(ReloadTrigger trigger) {
   attach_stats(**built, *stats_, generation);
   SnapshotPtr snapshot = std::move(*built);
   global_admission_.set_limit(config->global.max_connections);
+  for (const auto& route : snapshot->routes) {
+    route->admission->set_limit(route->config.max_connections);
+  }
   if (!log_level_override_) log::set_level(config->global.log_level);
   static constexpr const char* kTriggerNames[] = {"SIGHUP", "config_file", "filter_file"};
   pending_reloads_.push_back(PendingReload{generation, kTriggerNames[static_cast<int>(trigger)],

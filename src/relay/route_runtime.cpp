@@ -7,14 +7,15 @@
 
 namespace arus {
 
-RouteRuntime::RouteRuntime(const RouteConfig& route_config, FilterInstancePtr filter_instance)
+RouteRuntime::RouteRuntime(const RouteConfig& route_config, FilterInstancePtr filter_instance,
+                           std::shared_ptr<Admission> route_admission)
     : config(route_config),
       backends(make_backend_states(route_config.backends)),
       backend_count(route_config.backends.size()),
       filter(std::move(filter_instance)),
-      admission(route_config.max_connections) {}
+      admission(std::move(route_admission)) {}
 
-Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config) {
+Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config, const Snapshot* previous) {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->config = std::move(config);
   const Config& whole = *snapshot->config;
@@ -30,7 +31,16 @@ Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config) {
       if (!instance) return Error{where + instance.error().message};
       filter = std::move(*instance);
     }
-    snapshot->routes.push_back(std::make_unique<RouteRuntime>(route, std::move(filter)));
+    std::shared_ptr<Admission> admission;
+    if (previous != nullptr) {
+      for (const auto& old : previous->routes) {
+        if (old->config.name == route.name) admission = old->admission;
+      }
+    }
+    // A shared count keeps the old cap until the caller commits the reload (set_limit).
+    if (!admission) admission = std::make_shared<Admission>(route.max_connections);
+    snapshot->routes.push_back(
+        std::make_unique<RouteRuntime>(route, std::move(filter), std::move(admission)));
   }
   return snapshot;
 }

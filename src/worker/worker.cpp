@@ -158,14 +158,14 @@ void Worker::on_accept(size_t route_index, UniqueFd client_fd,
     refuse(route, route.stats->refused_global_limit, std::move(client_fd), client_address);
     return;
   }
-  if (!route.runtime->admission.try_enter()) {
+  if (!route.runtime->admission->try_enter()) {
     global_admission_.leave();
     refuse(route, route.stats->refused_route_limit, std::move(client_fd), client_address);
     return;
   }
   Connection* connection = acquire_connection();
   if (connection == nullptr) {
-    route.runtime->admission.leave();
+    route.runtime->admission->leave();
     global_admission_.leave();
     return;  // out of memory: dropping the socket closes it
   }
@@ -205,7 +205,7 @@ void Worker::on_refused_no_descriptor(size_t route_index,
 }
 
 void Worker::on_connection_closed(Connection& connection) noexcept {
-  connection.route()->runtime->admission.leave();
+  connection.route()->runtime->admission->leave();
   global_admission_.leave();
   Generation& generation = generation_of(connection);
   --generation.open_connections;

@@ -19,14 +19,17 @@
 namespace arus {
 
 struct RouteRuntime {
-  RouteRuntime(const RouteConfig& route_config, FilterInstancePtr filter_instance);
+  RouteRuntime(const RouteConfig& route_config, FilterInstancePtr filter_instance,
+               std::shared_ptr<Admission> route_admission);
 
   const RouteConfig& config;                 // lives in the Snapshot's Config
   std::unique_ptr<BackendState[]> backends;  // one per config.backends, same order
   size_t backend_count;
   FilterInstancePtr filter;     // null: the splice path
   RouteCounters counters;       // this route's stats rows (kept alive here); attach_stats
-  mutable Admission admission;  // route max_connections
+  // route max_connections. Shared with the previous snapshot's route of the same name, so
+  // connections still open on the old configuration keep counting against the cap.
+  std::shared_ptr<Admission> admission;
 };
 
 struct Snapshot {
@@ -40,7 +43,10 @@ using SnapshotPtr = std::shared_ptr<const Snapshot>;
 // Builds the runtime of `config`: loads and creates every route's filter. Fails, with
 // the filter file and reason, when a filter does not load. Blocks on the file system and
 // runs filter code: start-up and reload only. The result has no stats rows yet.
-Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config);
+// `previous` (the running snapshot, or null) lends its per-route connection counts to
+// routes that keep their name.
+Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config,
+                                                 const Snapshot* previous = nullptr);
 
 // Finds each route's stats rows in `stats` (which must have applied the snapshot's
 // config) and sets the generation. Call before the snapshot is shared.
