@@ -20,7 +20,8 @@ OPTFLAGS ?= -O2 -g
 else
 BUILD    ?= build/san-$(subst $(comma),-,$(SAN))
 SANFLAGS := -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
-OPTFLAGS ?= -O1 -g  # sanitizer builds: quicker to compile, still fast enough to run
+# Sanitizer builds: quicker to compile (-O1, line tables only), still fast enough to run.
+OPTFLAGS ?= -O1 -g1
 endif
 
 CXXFLAGS ?= $(OPTFLAGS)
