@@ -16,8 +16,8 @@ namespace arus {
 // The worker's buffers for every filtered connection it runs. A stage borrows a block
 // only while it holds bytes, so idle connections hold none. Must outlive the stages.
 struct FilterBuffers {
-  static constexpr size_t kInputBytes = 16 * 1024;   // > ARUS_FILTER_MAX_HOLD_BACK
-  static constexpr size_t kOutputBytes = 64 * 1024;  // room for a filter to grow its output
+  static constexpr size_t kInputBytes = 64 * 1024;   // > ARUS_FILTER_MAX_HOLD_BACK
+  static constexpr size_t kOutputBytes = 128 * 1024;  // room for a filter to grow its output
   static constexpr size_t kMaxCached = 64;           // idle blocks kept per pool
 
   explicit FilterBuffers(size_t input_bytes = kInputBytes, size_t output_bytes = kOutputBytes,
