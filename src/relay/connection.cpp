@@ -27,6 +27,10 @@ void mark_ready(Endpoint& endpoint, uint32_t events) noexcept {
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) endpoint.writable = true;
 }
 
+bool is_local_shortage(int error) noexcept {
+  return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
+}
+
 void release_pipe(Flow& flow, PipePool& pipes) noexcept {
   if (!flow.pipe.valid()) return;
   if (flow.pipe_bytes == 0) {
@@ -101,6 +105,16 @@ void Connection::connect_next_backend(int avoid) noexcept {
 
   const BackendConfig& backend = runtime.config.backends[backend_index_];
   ConnectAttempt attempt = connect_tcp(backend.address);
+  if (!attempt.fd && is_local_shortage(attempt.error)) {
+    // Out of descriptors or memory here: no fault of the backend, so no back-off for it.
+    log::warn("connect_failed")
+        .kv("route", runtime.config.name)
+        .kv("backend", backend.name)
+        .kv("error", strerror(attempt.error));
+    release_backend_slot();
+    finish(CloseReason::kError);
+    return;
+  }
   if (!attempt.fd) {
     on_connect_failed(attempt.error, false);
     return;
