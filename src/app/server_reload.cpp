@@ -27,16 +27,16 @@ Result<void> Server::try_reload(ReloadTrigger trigger) {
   uint64_t started_ms = monotonic_ms();
   auto loaded = load_config_file(snapshot_->config->path);
   if (!loaded) return std::move(loaded).error();
+  if (trigger == ReloadTrigger::kConfigFile && loaded->source == snapshot_->config->source) {
+    log::debug("reload_skipped").kv("reason", "configuration unchanged");
+    return {};
+  }
   bool has_filters = std::any_of(loaded->routes.begin(), loaded->routes.end(),
                                  [](const RouteConfig& route) { return !route.filter.empty(); });
   if (has_filters && geteuid() != 0) {
     // Running as [global] user: filters only from a folder that user cannot change.
     auto safe = check_plugin_dir_safe(loaded->global.plugin_dir, geteuid());
     if (!safe) return std::move(safe).error();
-  }
-  if (trigger == ReloadTrigger::kConfigFile && loaded->source == snapshot_->config->source) {
-    log::debug("reload_skipped").kv("reason", "configuration unchanged");
-    return {};
   }
   ConfigPtr config = std::make_shared<const Config>(std::move(*loaded));
   auto built = build_snapshot(config, snapshot_.get());
