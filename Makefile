@@ -44,7 +44,7 @@ TEST_DEPS_OK := $(BUILD)/.deps-test
 RUN_DEPS_OK  := $(BUILD)/.deps-run
 
 .PHONY: all run test test-unit test-e2e test-install test-suite test-all check build-plugin \
-        clean deps fuzz
+        clean deps fuzz bench bench-selftest
 
 all: $(BIN) $(PLUGINS)
 
@@ -130,6 +130,14 @@ test-all:
 check: | $(DEPS_OK)
 	@for f in $(LIB_SRC) src/main.cpp $(TEST_SRC); do \
 	  echo "check $$f"; $(CXX) $(CXXFLAGS) -MMD -MF /dev/null -fsyntax-only $$f || exit 1; done
+
+# Benchmark against HAProxy and nginx (docs/benchmarks.md); not part of `make test`.
+# QUICK=1: smoke run under 2 minutes, written to build/bench/ only.
+bench: all
+	ARUS_BIN=$(abspath $(BIN)) bench/run.sh $(if $(QUICK),--quick)
+
+bench-selftest: all
+	ARUS_BIN=$(abspath $(BIN)) bench/selftest.sh
 
 # libFuzzer target for the stats endpoint's HTTP parser (clang); not part of `make test`.
 FUZZ_CXX  ?= clang++
