@@ -8,6 +8,8 @@
 
 #include "arus/stats/text_escape.hpp"
 
+#include "sample_snapshot.hpp"
+
 namespace arus {
 namespace {
 
@@ -111,35 +113,7 @@ class JsonReader {
   size_t pos_ = 0;
 };
 
-StatsSnapshot tiny_snapshot() {
-  StatsSnapshot s;
-  s.version = "0.1.0";
-  s.start_time_seconds = 1700000000.25;
-  s.generation = 3;
-  s.reloads_ok = 2;
-  s.reloads_error = 1;
-  s.worker_connections_active = {1, 0};
-  RouteSnapshot& r = s.routes.emplace_back();
-  r.name = "web";
-  r.listen = "127.0.0.1:8080";
-  r.connections_total = 10;
-  r.connections_active = 1;
-  r.bytes_client_to_backend = 100;
-  r.bytes_backend_to_client = 200;
-  r.refused_route_limit = 1;
-  r.refused_global_limit = 2;
-  r.refused_fds = 3;
-  r.timeouts_connect = 4;
-  r.timeouts_idle = 5;
-  r.filter_closed = 6;
-  BackendSnapshot& b = r.backends.emplace_back();
-  b.address = "127.0.0.1:9001";
-  b.up = true;
-  b.connections_total = 7;
-  b.connect_errors_total = 8;
-  b.connections_active = 1;
-  return s;
-}
+StatsSnapshot tiny_snapshot() { return sample_snapshot(1700000000.25, /*backend_up=*/true); }
 
 TEST(JsonExporter, TinyTableExactText) {
   const char* expected =
