@@ -20,7 +20,7 @@ void release_pipe_if_empty(Flow& flow, PipePool& pipes) noexcept {
 void pass_on_eof(Endpoint& sink, Flow& flow) noexcept {
   if (flow.sink_shut) return;
   // ENOTCONN: the sink already went away; its own events will end the connection.
-  ::shutdown(sink.fd.get(), SHUT_WR);
+  if (!flow.fin_by_close) ::shutdown(sink.fd.get(), SHUT_WR);
   flow.sink_shut = true;
 }
 

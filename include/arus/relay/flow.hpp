@@ -28,6 +28,9 @@ struct Flow {
   uint64_t bytes = 0;      // bytes read from the source (what the access log and stats count)
   bool source_eof = false; // the source sent FIN
   bool sink_shut = false;  // we passed the FIN on: shutdown(sink, SHUT_WR)
+  // The other direction is already done, so the connection closes as soon as this one
+  // is: close() sends the sink its FIN and the shutdown() call is saved.
+  bool fin_by_close = false;
 
   // Everything the source sent, FIN included, has reached the sink.
   bool done() const noexcept { return sink_shut; }
