@@ -63,11 +63,14 @@ class ReloadRoutesTest(ReloadCase):
         self.web = self.route("web", [self.echo])
 
     def probe(self, port) -> str:
-        """'refused', or 'served' when a connection was accepted and echoed."""
+        """'refused', 'served' when a connection was accepted and echoed, or 'reset' when
+        it was caught in the backlog of a listener that closed at that moment."""
         try:
             self.echo_once(port, b"probe\n")
         except ConnectionRefusedError:
             return "refused"
+        except ConnectionResetError:
+            return "reset"
         return "served"
 
     def wait_refused(self, port):
