@@ -13,7 +13,7 @@ import unittest
 
 from harness import ProxyTestCase, env, free_port, payload_chunks, wait_until
 from harness import http
-from harness.client import connect
+from harness.client import connect, recv_until_closed
 from harness.wait import Deadline
 
 CONNS = 200
@@ -81,15 +81,7 @@ def _recv_into(s, buf, deadline, what):
 
 def closed_within(s: socket.socket, deadline: Deadline) -> str:
     """Reads until the peer closes: 'eof' or 'reset'; AssertionError past the deadline."""
-    while True:
-        s.settimeout(deadline.remaining())
-        try:
-            if not s.recv(1 << 16):
-                return "eof"
-        except socket.timeout:
-            raise AssertionError(f"socket still open after {deadline.seconds:.1f}s") from None
-        except ConnectionResetError:
-            return "reset"
+    return recv_until_closed(s, deadline.remaining())[1]
 
 
 def scrape(port, path):

@@ -13,6 +13,8 @@
 #include "arus/config/ini_loader.hpp"
 #include "arus/net/address.hpp"
 
+#include "../support/dns_probe.hpp"
+
 namespace arus {
 namespace {
 
@@ -37,20 +39,6 @@ std::string global_error(const std::string& key_line) {
 }
 
 std::string route_error(const std::string& key_line) { return error_of(kRoute + key_line + "\n"); }
-
-bool invalid_names_fail_fast() {
-  static const bool fast = [] {
-    auto done = std::make_shared<std::promise<void>>();
-    std::future<void> finished = done->get_future();
-    std::thread([done] {
-      addrinfo* list = nullptr;
-      if (getaddrinfo("arus-probe.invalid", nullptr, nullptr, &list) == 0) freeaddrinfo(list);
-      done->set_value();
-    }).detach();
-    return finished.wait_for(std::chrono::seconds(3)) == std::future_status::ready;
-  }();
-  return fast;
-}
 
 TEST(IniLoaderErrors, UnknownSection) {
   EXPECT_EQ(error_of(kRoute + "[routes]\n"),

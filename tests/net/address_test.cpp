@@ -11,24 +11,10 @@
 #include <memory>
 #include <thread>
 
+#include "../support/dns_probe.hpp"
+
 namespace arus {
 namespace {
-
-// A ".invalid" name fails at once on a normal resolver; where DNS would time out
-// instead, the test that needs it is skipped rather than left hanging.
-bool invalid_names_fail_fast() {
-  static const bool fast = [] {
-    auto done = std::make_shared<std::promise<void>>();
-    std::future<void> finished = done->get_future();
-    std::thread([done] {
-      addrinfo* list = nullptr;
-      if (getaddrinfo("arus-probe.invalid", nullptr, nullptr, &list) == 0) freeaddrinfo(list);
-      done->set_value();
-    }).detach();
-    return finished.wait_for(std::chrono::seconds(3)) == std::future_status::ready;
-  }();
-  return fast;
-}
 
 std::string split_error(std::string_view text) {
   Result<HostPort> r = split_host_port(text);
