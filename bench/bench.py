@@ -45,7 +45,7 @@ def parse_args(argv):
     a = p.parse_args(argv)
     if not a.render and not (a.arus_bin and a.plugin_dir and a.json):
         p.error("--arus-bin, --plugin-dir and --json are needed for a run")
-    a.rounds = a.rounds or (1 if a.quick else 3)
+    a.rounds = a.rounds or (1 if a.quick else 5)
     a.duration = a.duration or (1 if a.quick else 5)
     a.idle = a.idle or (1000 if a.quick else 5000)
     a.retries = a.retries if a.retries is not None else (0 if a.quick else 2)
@@ -286,7 +286,7 @@ def main(argv):
         with open(a.render) as f:
             res = json.load(f)
         for name in res["order"]:  # figures are derived again: the code may be newer
-            res["figures"][name] = figures.derive(res["samples"][name], name, name != "direct")
+            res["figures"][name] = figures.derive(res["samples"][name], name != "direct")
         figures.add_kernel_share(res["figures"])
         write_outputs(a, res)
         return 0
@@ -316,8 +316,7 @@ def main(argv):
     meta["loadavg_end"] = procs.loadavg()
     meta["rerun_budget"] = a.rerun_budget
     meta["rerun_spent"] = round(sum(bench.rerun_spent.values()))
-    figs = {t.name: figures.derive(bench.samples[t.name], t.name, t.is_proxy)
-            for t in bench.targets}
+    figs = {t.name: figures.derive(bench.samples[t.name], t.is_proxy) for t in bench.targets}
     figures.add_kernel_share(figs)
     labels = {t.name: t.label for t in bench.targets}
     order = [t.name for t in bench.targets]
@@ -328,10 +327,10 @@ def main(argv):
         json.dump(res, f, indent=1)
     write_outputs(a, res)
     bench.log(f"done in {meta['elapsed_s']:.0f} s: {a.md}, {a.svg}, {a.json}")
-    for g in figures.goals(figs):
+    for g in figures.goals(figs, figures.rounds_by_target(bench.samples)):
         r = "-" if g["ratio"] is None else f"{g['ratio']:.2f}x"
         state = {None: "n/a", True: "met", False: "NOT met"}[g["met"]]
-        print(f"  {state:8s} {r:>7s}  {g['goal']}")
+        print(f"  {state:8s} {r:>7s}  {g['goal']}  (met in {g['rounds_met']} of {g['rounds']} rounds)")
     if a.work is None:
         subprocess.run(["rm", "-rf", work], check=False)
     return 1 if bench.errors else 0

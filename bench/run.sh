@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # arus-proxy benchmark: installs what it needs, builds the pass-through filter, and runs
 # bench/bench.py (direct, arus splice, arus filter, HAProxy x2, nginx stream).
-#   bench/run.sh            full run (~10 min): docs/benchmarks.md + docs/benchmarks.svg
+#   bench/run.sh            full run (~20 min): docs/benchmarks.md + docs/benchmarks.svg
 #   bench/run.sh --quick    smoke run (< 2 min): build/bench/quick.md + quick.svg
 # Other options pass through to bench/bench.py (--help). Needs build/arus-proxy (make all).
 set -euo pipefail
