@@ -23,6 +23,10 @@ Result<UniqueFd> listen_tcp(const SocketAddress& address, bool reuse_port, int b
     // "[::]:80" means IPv6 only, as written; IPv4 gets its own route if wanted.
     setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   }
+  // Accepted sockets inherit both from their listener (Linux clones the listener's socket
+  // state into each child): one setsockopt here each instead of one per connection.
+  set_tcp_nodelay(fd.get());
+  set_oob_inline(fd.get());
   if (::bind(fd.get(), address.sockaddr_ptr(), address.length()) != 0) {
     return posix_error("bind " + address.to_string(), errno);
   }
@@ -38,6 +42,7 @@ ConnectAttempt connect_tcp(const SocketAddress& address) noexcept {
     return attempt;
   }
   set_tcp_nodelay(fd.get());
+  set_oob_inline(fd.get());
   if (::connect(fd.get(), address.sockaddr_ptr(), address.length()) != 0 &&
       errno != EINPROGRESS) {
     attempt.error = errno;
@@ -57,6 +62,11 @@ int socket_error(int fd) noexcept {
 void set_tcp_nodelay(int fd) noexcept {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+void set_oob_inline(int fd) noexcept {
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof one);
 }
 
 SocketAddress local_address(int fd) noexcept {

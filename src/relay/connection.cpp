@@ -23,7 +23,8 @@ constexpr size_t kPumpBudgetBytes = 1 << 20;
 
 void mark_ready(Endpoint& endpoint, uint32_t events) noexcept {
   // Errors and hang-ups count as ready: the next syscall reports what happened.
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) endpoint.readable = true;
+  if (events & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) endpoint.readable = true;
+  if (events & EPOLLPRI) endpoint.urgent = true;
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) endpoint.writable = true;
 }
 
@@ -80,7 +81,7 @@ void Connection::start(UniqueFd client_fd, const SocketAddress& client_address,
   tries_left_ = static_cast<int>(route.runtime->config.retries);
   state_ = State::kConnecting;
   stats_add(route.stats->connections_active, 1);  // -1 in finish()
-  set_tcp_nodelay(client_.fd.get());
+  // TCP_NODELAY: inherited from the listener (listen_tcp), no call per connection.
   // Registered once for everything, edge-triggered; bytes that arrive while we connect
   // stay in the kernel until the backend is there, so a retry loses nothing.
   if (host_.reactor().add(client_.fd.get(), Reactor::kAllEvents, &client_events_) != 0) {

@@ -1,6 +1,8 @@
 // splice(2) pump for one direction of a connection.
 #include "arus/relay/splice_pump.hpp"
 
+#include "arus/relay/urgent_mark.hpp"
+
 #include <fcntl.h>
 #include <sys/socket.h>
 
@@ -79,12 +81,29 @@ PumpResult splice_pump(Endpoint& source, Endpoint& sink, Flow& flow, PipePool& p
     if (room == 0) break;  // full and the sink is blocked (step 1 broke out otherwise)
     ssize_t n = splice(source.fd.get(), nullptr, flow.pipe.write_end.get(), nullptr, room,
                        kSpliceFlags);
+    int read_error = n < 0 ? errno : 0;
+    // splice cannot read past a TCP urgent mark: it reports EAGAIN there (EPOLLPRI said
+    // urgent data came), or 0 when a FIN waits behind the mark (checked at every EOF, as
+    // the FIN may have come before EPOLLPRI was seen). See urgent_mark.hpp.
+    if (n == 0 || (read_error == EAGAIN && source.urgent)) {
+      if (!at_urgent_mark(source.fd.get())) {
+        source.urgent = false;  // stale, or never: the EAGAIN or EOF is real
+      } else {
+        if (!sink.writable) break;          // the urgent byte waits for a sink to take it
+        if (flow.pipe_bytes > 0) continue;  // every byte before the mark goes first
+        UrgentStep step = cross_urgent_mark(source, sink, flow, pipes, result);
+        if (step == UrgentStep::kFailed) return result;
+        if (step == UrgentStep::kCrossed) continue;
+        n = -1;  // kWaiting: as if the socket were drained
+        read_error = EAGAIN;
+      }
+    }
     if (n > 0) {
       flow.pipe_bytes += static_cast<size_t>(n);
       flow.bytes += static_cast<uint64_t>(n);
     } else if (n == 0) {
       flow.source_eof = true;
-    } else if (errno == EAGAIN) {
+    } else if (read_error == EAGAIN) {
       // EAGAIN means either "socket empty" or "pipe has no free slot" (a pipe counts
       // buffers, not bytes, so it can be full below its byte capacity). Only an empty
       // pipe makes it unambiguous.
@@ -94,9 +113,9 @@ PumpResult splice_pump(Endpoint& source, Endpoint& sink, Flow& flow, PipePool& p
         break;
       }
       if (!sink.writable) break;
-    } else if (errno != EINTR) {
+    } else if (read_error != EINTR) {
       result.status = PumpStatus::kSourceError;
-      result.error = errno;
+      result.error = read_error;
       return result;
     }
   }

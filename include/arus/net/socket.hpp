@@ -9,7 +9,8 @@
 namespace arus {
 
 // A listening socket on `address`. With `reuse_port`, several sockets (one per worker)
-// share the address and the kernel spreads new connections over them.
+// share the address and the kernel spreads new connections over them. The sockets it
+// accepts have TCP_NODELAY and SO_OOBINLINE set already (inherited from the listener).
 Result<UniqueFd> listen_tcp(const SocketAddress& address, bool reuse_port, int backlog);
 
 struct ConnectAttempt {
@@ -17,7 +18,7 @@ struct ConnectAttempt {
   int error = 0;  // errno when it failed at once (fd then invalid)
 };
 
-// Starts a non-blocking connect to `address`. Completion is signalled by writability;
+// Starts a non-blocking connect to `address` (TCP_NODELAY, SO_OOBINLINE). Completion is signalled by writability;
 // read the outcome with socket_error().
 ConnectAttempt connect_tcp(const SocketAddress& address) noexcept;
 
@@ -26,6 +27,10 @@ int socket_error(int fd) noexcept;
 
 // Disables Nagle: a proxy forwards what it has at once; batching is the sender's job.
 void set_tcp_nodelay(int fd) noexcept;
+
+// Keeps TCP urgent data in line: a relay passes every byte on, the urgent one included,
+// instead of letting the kernel hold it aside (and drop it when the next one comes).
+void set_oob_inline(int fd) noexcept;
 
 // The local or the peer address of a socket (empty on failure).
 SocketAddress local_address(int fd) noexcept;

@@ -33,7 +33,9 @@ class EventHandler {
 class Reactor {
  public:
   static constexpr uint32_t kResume = 1u << 30;  // not an epoll bit
-  static constexpr uint32_t kAllEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  // What a relayed socket listens for; EPOLLPRI flags TCP urgent data, which the splice
+  // path must step over by hand.
+  static constexpr uint32_t kAllEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;
 
   static Result<std::unique_ptr<Reactor>> create();
   ~Reactor();

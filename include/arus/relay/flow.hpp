@@ -17,6 +17,7 @@ struct Endpoint {
   UniqueFd fd;
   bool readable = false;
   bool writable = false;
+  bool urgent = false;  // EPOLLPRI: TCP urgent data waits at a mark (urgent_mark.hpp)
 };
 
 enum class Direction : uint8_t { kClientToBackend = 0, kBackendToClient = 1 };

@@ -1,0 +1,158 @@
+// TCP urgent data through the splice path (real TCP sockets: AF_UNIX has no urgent mark).
+// splice(2) cannot read past an urgent mark; without cross_urgent_mark these relays stall
+// at the mark, or end at it when a FIN follows, and lose the bytes after it.
+#include "arus/relay/urgent_mark.hpp"
+
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+
+#include "../support/tcp_pair.hpp"
+
+namespace arus {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool at_mark(int fd) {
+  int mark = 0;
+  return ioctl(fd, SIOCATMARK, &mark) == 0 && mark != 0;
+}
+
+// Waits for `events` on `fd`; fails the test after 10 s.
+void await(int fd, short events) {
+  pollfd p{fd, events, 0};
+  ASSERT_EQ(poll(&p, 1, 10'000), 1) << "no poll event " << events;
+}
+
+// Reads from a blocking-enough peer until `count` bytes or EOF; fails after 10 s.
+std::string read_exactly(int fd, size_t count) {
+  std::string out;
+  char buffer[256];
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (out.size() < count && Clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 100) != 1) continue;
+    ssize_t n = recv(fd, buffer, std::min(sizeof buffer, count - out.size()), MSG_DONTWAIT);
+    if (n == 0) break;
+    if (n > 0) out.append(buffer, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+class UrgentMarkTest : public ::testing::Test {
+ protected:
+  UrgentMarkTest() : pipes_(4, 64 * 1024) {
+    test::TcpPair client_side = test::make_tcp_pair();
+    test::TcpPair backend_side = test::make_tcp_pair();
+    client_peer_ = std::move(client_side.connected);
+    source_.fd = std::move(client_side.accepted);     // SO_OOBINLINE, as the proxy's
+    sink_.fd = std::move(backend_side.connected);     // SO_OOBINLINE, as the proxy's
+    backend_peer_ = std::move(backend_side.accepted);  // inline too: the mark is SIOCATMARK
+    sink_.writable = true;
+  }
+
+  void client_sends(const char* data, int flags = 0) {
+    size_t length = std::string(data).size();
+    ASSERT_EQ(send(client_peer_.get(), data, length, flags), static_cast<ssize_t>(length));
+  }
+
+  // What the reactor does on an event: mark the source ready (and urgent, as EPOLLPRI
+  // would), then pump, until `bytes` went through (and, with `to_eof`, the FIN too).
+  void relay(uint64_t bytes, bool to_eof = false) {
+    auto deadline = Clock::now() + std::chrono::seconds(10);
+    while ((flow_.bytes < bytes || (to_eof && !flow_.done())) && Clock::now() < deadline) {
+      pollfd p{source_.fd.get(), POLLIN | POLLPRI, 0};
+      if (poll(&p, 1, 100) != 1) continue;
+      source_.readable = true;
+      if (p.revents & POLLPRI) source_.urgent = true;
+      PumpResult result = splice_pump(source_, sink_, flow_, pipes_, 1 << 20);
+      ASSERT_TRUE(result.status == PumpStatus::kBlocked || result.status == PumpStatus::kYield)
+          << "status " << static_cast<int>(result.status) << " error " << result.error;
+    }
+    EXPECT_GE(flow_.bytes, bytes) << "the relay stalled";
+    if (to_eof) {
+      EXPECT_TRUE(flow_.done()) << "the FIN was not passed on";
+    }
+  }
+
+  PipePool pipes_;
+  Endpoint source_;
+  Endpoint sink_;
+  Flow flow_;
+  UniqueFd client_peer_;
+  UniqueFd backend_peer_;
+};
+
+TEST_F(UrgentMarkTest, UrgentByteArrivesInOrderAndStillUrgent) {
+  client_sends("abc");
+  client_sends("!", MSG_OOB);
+  client_sends("def");
+  relay(7);
+
+  EXPECT_EQ(read_exactly(backend_peer_.get(), 3), "abc");
+  EXPECT_TRUE(at_mark(backend_peer_.get())) << "the urgent mark was not passed on";
+  EXPECT_EQ(read_exactly(backend_peer_.get(), 4), "!def");
+  EXPECT_FALSE(source_.urgent);
+}
+
+TEST_F(UrgentMarkTest, BytesAfterTheMarkAreNotLostWhenAFinFollows) {
+  client_sends("abc");
+  client_sends("!", MSG_OOB);
+  client_sends("def");
+  ASSERT_EQ(shutdown(client_peer_.get(), SHUT_WR), 0);
+  relay(7, /*to_eof=*/true);
+
+  EXPECT_EQ(flow_.bytes, 7u);
+  EXPECT_EQ(read_exactly(backend_peer_.get(), 100), "abc!def") << "short read: bytes lost";
+}
+
+TEST_F(UrgentMarkTest, AFullSinkGetsTheByteInLineThroughThePipe) {
+  client_sends("!", MSG_OOB);
+  await(source_.fd.get(), POLLPRI);
+  ASSERT_TRUE(at_urgent_mark(source_.fd.get()));
+  sink_.writable = false;  // as if the backend's buffer were full
+  PumpResult result;
+  EXPECT_EQ(cross_urgent_mark(source_, sink_, flow_, pipes_, result), UrgentStep::kCrossed);
+  EXPECT_EQ(flow_.bytes, 1u);
+  ASSERT_EQ(flow_.pipe_bytes, 1u);
+  char byte = 0;
+  ASSERT_EQ(read(flow_.pipe.read_end.get(), &byte, 1), 1);
+  EXPECT_EQ(byte, '!');
+  flow_.pipe_bytes = 0;
+}
+
+// The FIN can be in before the proxy sees EPOLLPRI: splice then says 0 at the mark, which
+// must not be taken for the end of the stream.
+TEST_F(UrgentMarkTest, EofAtAMarkIsNotTakenForTheEndBeforeEpollPri) {
+  client_sends("abc");
+  client_sends("!", MSG_OOB);
+  client_sends("def");
+  ASSERT_EQ(shutdown(client_peer_.get(), SHUT_WR), 0);
+  await(source_.fd.get(), POLLRDHUP);
+  source_.readable = true;  // and source_.urgent still false
+  PumpResult result = splice_pump(source_, sink_, flow_, pipes_, 1 << 20);
+  EXPECT_EQ(result.status, PumpStatus::kBlocked);
+  EXPECT_EQ(flow_.bytes, 7u);
+  EXPECT_TRUE(flow_.done());
+  EXPECT_EQ(read_exactly(backend_peer_.get(), 100), "abc!def");
+}
+
+TEST_F(UrgentMarkTest, AStaleUrgentFlagIsCleared) {
+  client_sends("abc");
+  await(source_.fd.get(), POLLIN);
+  source_.readable = source_.urgent = true;
+  splice_pump(source_, sink_, flow_, pipes_, 1 << 20);
+  EXPECT_EQ(flow_.bytes, 3u);
+  EXPECT_FALSE(source_.urgent);
+  EXPECT_FALSE(source_.readable);
+}
+
+}  // namespace
+}  // namespace arus
