@@ -1,12 +1,12 @@
 // splice(2) pump for one direction of a connection.
 #include "arus/relay/splice_pump.hpp"
 
-#include "arus/relay/urgent_mark.hpp"
-
 #include <fcntl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
+
+#include "arus/relay/urgent_mark.hpp"
 
 namespace arus {
 namespace {

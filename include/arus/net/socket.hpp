@@ -18,8 +18,8 @@ struct ConnectAttempt {
   int error = 0;  // errno when it failed at once (fd then invalid)
 };
 
-// Starts a non-blocking connect to `address` (TCP_NODELAY, SO_OOBINLINE). Completion is signalled by writability;
-// read the outcome with socket_error().
+// Starts a non-blocking connect to `address` (TCP_NODELAY, SO_OOBINLINE). Completion
+// is signalled by writability; read the outcome with socket_error().
 ConnectAttempt connect_tcp(const SocketAddress& address) noexcept;
 
 // The pending error of a socket (SO_ERROR), 0 if none.
