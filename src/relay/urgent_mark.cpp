@@ -34,8 +34,11 @@ bool at_urgent_mark(int fd) noexcept {
 UrgentStep cross_urgent_mark(Endpoint& source, Endpoint& sink, Flow& flow, PipePool& pipes,
                              PumpResult& result) noexcept {
   uint8_t byte;
-  ssize_t n = ::recv(source.fd.get(), &byte, 1, 0);
-  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return UrgentStep::kWaiting;
+  ssize_t n;
+  do {
+    n = ::recv(source.fd.get(), &byte, 1, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && errno == EAGAIN) return UrgentStep::kWaiting;
   if (n < 0) {
     result.status = PumpStatus::kSourceError;
     result.error = errno;
