@@ -1,9 +1,10 @@
 """The stats endpoint: /healthz, /metrics (Prometheus text) and /stats (JSON) report every
 route and backend from the start, count connections, bytes and connect errors, and answer
 404/405/400 to anything else."""
+import signal
 import unittest
 
-from harness import ProxyTestCase, env, free_port, recv_until_closed, roundtrip, wait_until
+from harness import Backend, ProxyTestCase, env, free_port, recv_until_closed, roundtrip, wait_until
 from harness import http
 from harness.client import connect
 
@@ -105,6 +106,46 @@ class StatsTest(ProxyTestCase):
             s.sendall(b"this is not http\r\n\r\n")
             data, how = recv_until_closed(s, env.t(5))
         self.assertRegex(data[:12].decode("latin-1"), r"^HTTP/1\.[01] 400")
+
+
+
+class BackendUpAcrossReloadTest(ProxyTestCase):
+    """A backend that is down when the configuration reloads is still down after it, and
+    is reported up again once it recovers (its health is carried into the new config)."""
+
+    def test_backend_down_over_a_reload_is_reported_up_when_it_recovers(self):
+        backend = Backend("echo")  # its port is free: down until started
+        route = self.route("web", [backend], retries=0)
+        stats_port = free_port()
+        proxy = self.start_proxy([route], {"stats_listen": f"127.0.0.1:{stats_port}"})
+
+        def metric(name, **labels):
+            return http.metric(http.get_metrics(stats_port, env.t(5)), name, **labels)
+
+        def backend_up():
+            return metric("arus_backend_up", route="web", backend=backend.address)
+
+        _, how = recv_until_closed(self.client(route.port), env.t(10))  # the connect fails
+        wait_until(lambda: backend_up() == 0, env.t(5), "the backend reported down")
+
+        generation = metric("arus_config_generation")
+        proxy.signal(signal.SIGHUP)
+        wait_until(lambda: metric("arus_config_generation") > generation, env.t(10), "the reload")
+        self.assertEqual(backend_up(), 0, "a reload is not a recovery")
+
+        backend.start()
+        self.addCleanup(backend.stop)
+
+        def served():
+            with connect(route.port, env.t(5)) as s:
+                try:
+                    roundtrip(s, b"ping", env.t(5))
+                    return True
+                except AssertionError:  # closed: still in its back-off
+                    return False
+        wait_until(served, env.t(15), "a connection through the recovered backend")
+        wait_until(lambda: backend_up() == 1, env.t(5), "the backend reported up again")
+        proxy.wait_record("backend_up", env.t(5))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,31 @@ RouteRuntime::RouteRuntime(const RouteConfig& route_config, FilterInstancePtr fi
       filter(std::move(filter_instance)),
       admission(std::move(route_admission)) {}
 
+namespace {
+
+const RouteRuntime* find_route(const Snapshot& snapshot, const std::string& name) {
+  for (const auto& route : snapshot.routes) {
+    if (route->config.name == name) return route.get();
+  }
+  return nullptr;
+}
+
+// A backend is the same across a reload when its HOST:PORT is written the same (the name
+// its stats row has too). Its open-connection count is not carried: connections on the
+// old configuration count down on the old state.
+void carry_backend_health(const RouteRuntime& from, RouteRuntime& to) {
+  for (size_t i = 0; i < to.backend_count; ++i) {
+    for (size_t j = 0; j < from.backend_count; ++j) {
+      if (from.config.backends[j].name == to.config.backends[i].name) {
+        to.backends[i].health.copy_from(from.backends[j].health);
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace
+
 Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config, const Snapshot* previous) {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->config = std::move(config);
@@ -31,16 +56,13 @@ Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config, const Snapsho
       if (!instance) return Error{where + instance.error().message};
       filter = std::move(*instance);
     }
-    std::shared_ptr<Admission> admission;
-    if (previous != nullptr) {
-      for (const auto& old : previous->routes) {
-        if (old->config.name == route.name) admission = old->admission;
-      }
-    }
+    const RouteRuntime* kept = previous != nullptr ? find_route(*previous, route.name) : nullptr;
     // A shared count keeps the old cap until the caller commits the reload (set_limit).
-    if (!admission) admission = std::make_shared<Admission>(route.max_connections);
-    snapshot->routes.push_back(
-        std::make_unique<RouteRuntime>(route, std::move(filter), std::move(admission)));
+    std::shared_ptr<Admission> admission =
+        kept != nullptr ? kept->admission : std::make_shared<Admission>(route.max_connections);
+    auto runtime = std::make_unique<RouteRuntime>(route, std::move(filter), std::move(admission));
+    if (kept != nullptr) carry_backend_health(*kept, *runtime);
+    snapshot->routes.push_back(std::move(runtime));
   }
   return snapshot;
 }

@@ -36,6 +36,13 @@ class BackendHealth {
   // (consecutive_failures() > 0): the moment to log "backend up".
   bool record_success() noexcept;
 
+  // Takes over another backend's state: a reload carries a kept backend's health into
+  // the new configuration, so a backend that is down stays down (and its recovery is
+  // still seen as one) instead of starting over as healthy.
+  void copy_from(const BackendHealth& other) noexcept {
+    state_.store(other.state_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  }
+
   // 0 when not in back-off.
   uint64_t down_until_ms() const noexcept {
     return state_.load(std::memory_order_relaxed) & kTimeMask;

@@ -44,7 +44,7 @@ using SnapshotPtr = std::shared_ptr<const Snapshot>;
 // the filter file and reason, when a filter does not load. Blocks on the file system and
 // runs filter code: start-up and reload only. The result has no stats rows yet.
 // `previous` (the running snapshot, or null) lends its per-route connection counts to
-// routes that keep their name.
+// routes that keep their name, and its backends' health to the backends they keep.
 Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config,
                                                  const Snapshot* previous = nullptr);
 
