@@ -6,19 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "../support/route_config.hpp"
+
 namespace arus {
 namespace {
 
-RouteConfig route(std::string name, std::vector<std::string> backends) {
-  RouteConfig r;
-  r.name = std::move(name);
-  for (auto& b : backends) {
-    BackendConfig backend;
-    backend.name = std::move(b);
-    r.backends.push_back(std::move(backend));
-  }
-  return r;
-}
+using test::route_config;
 
 std::shared_ptr<Snapshot> snapshot(std::vector<RouteConfig> routes,
                                    const Snapshot* previous = nullptr) {
@@ -34,12 +27,12 @@ constexpr uint64_t kNow = 1'000'000;
 // Without this, a reload during an outage made the dead backend look healthy again, and
 // its recovery afterwards never set arus_backend_up back to 1.
 TEST(BuildSnapshot, KeptBackendsKeepTheirHealthAcrossAReload) {
-  auto first = snapshot({route("web", {"a:1", "b:2"})});
+  auto first = snapshot({route_config("web", {"a:1", "b:2"})});
   ASSERT_TRUE(first);
   ASSERT_TRUE(first->routes[0]->backends[1].health.record_failure(kNow));
 
   // Backends reordered, one added: health follows the name, not the position.
-  auto second = snapshot({route("web", {"c:3", "b:2", "a:1"})}, first.get());
+  auto second = snapshot({route_config("web", {"c:3", "b:2", "a:1"})}, first.get());
   ASSERT_TRUE(second);
   const RouteRuntime& web = *second->routes[0];
   EXPECT_EQ(web.backends[1].health.consecutive_failures(), 1u);
@@ -51,10 +44,10 @@ TEST(BuildSnapshot, KeptBackendsKeepTheirHealthAcrossAReload) {
 }
 
 TEST(BuildSnapshot, OtherRoutesStartAfresh) {
-  auto first = snapshot({route("web", {"b:2"})});
+  auto first = snapshot({route_config("web", {"b:2"})});
   ASSERT_TRUE(first);
   first->routes[0]->backends[0].health.record_failure(kNow);
-  auto second = snapshot({route("api", {"b:2"})}, first.get());
+  auto second = snapshot({route_config("api", {"b:2"})}, first.get());
   ASSERT_TRUE(second);
   EXPECT_EQ(second->routes[0]->backends[0].health.consecutive_failures(), 0u);
   EXPECT_NE(second->routes[0]->admission, first->routes[0]->admission);

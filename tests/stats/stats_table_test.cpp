@@ -7,21 +7,12 @@
 #include <atomic>
 #include <thread>
 
+#include "../support/route_config.hpp"
+
 namespace arus {
 namespace {
 
-RouteConfig route(std::string name, std::vector<std::string> backends,
-                  std::string listen = "127.0.0.1:8080") {
-  RouteConfig r;
-  r.name = std::move(name);
-  r.listen_name = std::move(listen);
-  for (auto& b : backends) {
-    BackendConfig backend;
-    backend.name = std::move(b);
-    r.backends.push_back(std::move(backend));
-  }
-  return r;
-}
+using test::route_config;
 
 Config config(std::vector<RouteConfig> routes) {
   Config c;
@@ -38,7 +29,8 @@ const RouteSnapshot* find(const StatsSnapshot& s, std::string_view name) {
 
 TEST(StatsTable, EveryConfiguredSeriesExistsFromTheStartAtZero) {
   StatsTable table(2, "1.2.3");
-  EXPECT_EQ(table.apply(config({route("web", {"a:1", "b:2"}), route("db", {"c:3"}, "[::1]:5432")})),
+  EXPECT_EQ(table.apply(config({route_config("web", {"a:1", "b:2"}),
+                                 route_config("db", {"c:3"}, "[::1]:5432")})),
             1u);
   EXPECT_EQ(table.snapshot().generation, 0u) << "applied, not yet served by every worker";
   table.publish_generation(1);
@@ -64,8 +56,8 @@ TEST(StatsTable, EveryConfiguredSeriesExistsFromTheStartAtZero) {
 
 TEST(StatsTable, ShardsSumAndCountersSurviveApply) {
   StatsTable table(2, "v");
-  table.apply(config({route("web", {"a:1"})}));
-  RouteCounters web = table.counters_for(route("web", {"a:1"}));
+  table.apply(config({route_config("web", {"a:1"})}));
+  RouteCounters web = table.counters_for(route_config("web", {"a:1"}));
   ASSERT_TRUE(web.route);
   ASSERT_EQ(web.backends.size(), 1u);
   ASSERT_TRUE(web.backends[0]);
@@ -80,7 +72,9 @@ TEST(StatsTable, ShardsSumAndCountersSurviveApply) {
 
   // Same route with another listen address, a new backend and a new route.
   EXPECT_EQ(
-      table.apply(config({route("web", {"a:1", "n:9"}, "0.0.0.0:80"), route("new", {"x:1"})})), 2u);
+      table.apply(config({route_config("web", {"a:1", "n:9"}, "0.0.0.0:80"),
+                          route_config("new", {"x:1"})})),
+      2u);
   StatsSnapshot s = table.snapshot();
   const RouteSnapshot* w = find(s, "web");
   ASSERT_NE(w, nullptr);
@@ -106,7 +100,7 @@ TEST(StatsTable, ShardsSumAndCountersSurviveApply) {
 
 TEST(StatsTable, RetiredRouteIsExportedWhileActiveAndFreedWhenUnheld) {
   StatsTable table(1, "v");
-  table.apply(config({route("keep", {"k:1"}), route("gone", {"g:1"})}));
+  table.apply(config({route_config("keep", {"k:1"}), route_config("gone", {"g:1"})}));
   std::shared_ptr<RouteStats> gone = table.find_route("gone");
   std::shared_ptr<BackendStats> gone_backend = table.find_backend("gone", "g:1");
   std::weak_ptr<RouteStats> watch = gone;
@@ -114,7 +108,7 @@ TEST(StatsTable, RetiredRouteIsExportedWhileActiveAndFreedWhenUnheld) {
   stats_add(gone->shard(0).connections_active, 1);
   stats_add(gone_backend->shard(0).connections_active, 1);
 
-  table.apply(config({route("keep", {"k:1"})}));
+  table.apply(config({route_config("keep", {"k:1"})}));
   EXPECT_EQ(table.find_route("gone"), nullptr);
   StatsSnapshot s = table.snapshot();
   const RouteSnapshot* g = find(s, "gone");
@@ -133,21 +127,21 @@ TEST(StatsTable, RetiredRouteIsExportedWhileActiveAndFreedWhenUnheld) {
   EXPECT_EQ(find(table.snapshot(), "gone"), nullptr) << "drained: no longer exported";
   EXPECT_EQ(table.snapshot().worker_connections_active, (std::vector<int64_t>{0}));
 
-  table.apply(config({route("keep", {"k:1"})}));
+  table.apply(config({route_config("keep", {"k:1"})}));
   EXPECT_FALSE(watch.expired()) << "still held by a connection";
   gone.reset();
   gone_backend.reset();
-  table.apply(config({route("keep", {"k:1"})}));
+  table.apply(config({route_config("keep", {"k:1"})}));
   EXPECT_TRUE(watch.expired()) << "freed at the apply after its last holder let go";
 }
 
 TEST(StatsTable, RouteRemovedAndAddedBackWhileHeldKeepsItsCounters) {
   StatsTable table(1, "v");
-  table.apply(config({route("r", {"a:1"})}));
+  table.apply(config({route_config("r", {"a:1"})}));
   std::shared_ptr<RouteStats> held = table.find_route("r");
   stats_add(held->shard(0).connections_total, 5);
   table.apply(config({}));
-  table.apply(config({route("r", {"a:1"})}));
+  table.apply(config({route_config("r", {"a:1"})}));
   EXPECT_EQ(table.find_route("r"), held);
   StatsSnapshot s = table.snapshot();
   ASSERT_EQ(s.routes.size(), 1u) << "one series per route name, never two";
@@ -157,35 +151,35 @@ TEST(StatsTable, RouteRemovedAndAddedBackWhileHeldKeepsItsCounters) {
 
 TEST(StatsTable, RouteRemovedUnheldStartsAgainAtZero) {
   StatsTable table(1, "v");
-  table.apply(config({route("r", {"a:1"})}));
+  table.apply(config({route_config("r", {"a:1"})}));
   stats_add(table.find_route("r")->shard(0).connections_total, 5);
   table.apply(config({}));
   EXPECT_TRUE(table.snapshot().routes.empty());
-  table.apply(config({route("r", {"a:1"})}));
+  table.apply(config({route_config("r", {"a:1"})}));
   EXPECT_EQ(table.snapshot().routes.at(0).connections_total, 0u);
 }
 
 TEST(StatsTable, BackendRetiredWhileHeldThenRevived) {
   StatsTable table(1, "v");
-  table.apply(config({route("r", {"a:1", "b:2"})}));
+  table.apply(config({route_config("r", {"a:1", "b:2"})}));
   std::shared_ptr<BackendStats> b = table.find_backend("r", "b:2");
   stats_add(b->shard(0).connections_total, 3);
   stats_add(b->shard(0).connections_active, 1);
-  table.apply(config({route("r", {"a:1"})}));
+  table.apply(config({route_config("r", {"a:1"})}));
   EXPECT_EQ(table.find_backend("r", "b:2"), nullptr);
   auto backends = table.snapshot().routes.at(0).backends;
   ASSERT_EQ(backends.size(), 2u) << "a retired backend with a connection stays visible";
   EXPECT_EQ(backends[1].address, "b:2");
   stats_add(b->shard(0).connections_active, -1);
   EXPECT_EQ(table.snapshot().routes.at(0).backends.size(), 1u);
-  table.apply(config({route("r", {"a:1", "b:2"})}));
+  table.apply(config({route_config("r", {"a:1", "b:2"})}));
   EXPECT_EQ(table.find_backend("r", "b:2"), b);
   EXPECT_EQ(table.snapshot().routes.at(0).backends.at(1).connections_total, 3u);
 }
 
 TEST(StatsTable, DuplicateBackendAddressSharesOneRow) {
   StatsTable table(1, "v");
-  RouteConfig r = route("r", {"a:1", "a:1"});
+  RouteConfig r = route_config("r", {"a:1", "a:1"});
   table.apply(config({r}));
   RouteCounters counters = table.counters_for(r);
   ASSERT_EQ(counters.backends.size(), 2u);
@@ -196,8 +190,8 @@ TEST(StatsTable, DuplicateBackendAddressSharesOneRow) {
 TEST(StatsTable, UnknownNamesFindNothing) {
   StatsTable table(1, "v");
   EXPECT_EQ(table.find_route("r"), nullptr);
-  EXPECT_FALSE(table.counters_for(route("r", {"a:1"})).route);
-  table.apply(config({route("r", {"a:1"})}));
+  EXPECT_FALSE(table.counters_for(route_config("r", {"a:1"})).route);
+  table.apply(config({route_config("r", {"a:1"})}));
   EXPECT_EQ(table.find_backend("r", "zz:1"), nullptr);
   EXPECT_EQ(table.find_backend("zz", "a:1"), nullptr);
 }
@@ -217,7 +211,7 @@ TEST(StatsTable, WorkerShardsDoNotShareCacheLines) {
   static_assert(sizeof(RouteShard) % kCacheLineBytes == 0);
   static_assert(alignof(BackendShard) == kCacheLineBytes);
   StatsTable table(2, "v");
-  table.apply(config({route("r", {"a:1"})}));
+  table.apply(config({route_config("r", {"a:1"})}));
   auto r = table.find_route("r");
   auto address = [](const void* p) { return reinterpret_cast<uintptr_t>(p); };
   EXPECT_EQ(address(&r->shard(0)) % kCacheLineBytes, 0u);
@@ -232,8 +226,9 @@ TEST(StatsTable, ConcurrentApplyCountAndSnapshot) {
   constexpr int kConnectionsPerWorker = 2000;
   constexpr int kReloads = 200;
   StatsTable table(kWorkers, "v");
-  const Config with = config({route("stable", {"s:1"}), route("flappy", {"f:1", "g:2"})});
-  const Config without = config({route("stable", {"s:1", "t:2"})});
+  const Config with =
+      config({route_config("stable", {"s:1"}), route_config("flappy", {"f:1", "g:2"})});
+  const Config without = config({route_config("stable", {"s:1", "t:2"})});
   table.apply(with);
 
   std::atomic<bool> stop{false};
