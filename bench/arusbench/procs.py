@@ -115,15 +115,19 @@ def tree(pid):
     return [pid] + children(pid)
 
 
+def _proc_entries(pid, folder):
+    """Names in /proc/PID/FOLDER (task, fd); none once the process is gone."""
+    try:
+        return os.listdir(f"/proc/{pid}/{folder}")
+    except OSError:
+        return []
+
+
 def cpu_ns(pids):
     """On-CPU nanoseconds of every thread of pids (schedstat: exact, user + system)."""
     total = 0
     for pid in pids:
-        try:
-            tids = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            continue
-        for tid in tids:
+        for tid in _proc_entries(pid, "task"):
             text = _read(f"/proc/{pid}/task/{tid}/schedstat")
             if text:
                 total += int(text.split()[0])
@@ -143,11 +147,7 @@ def fd_kinds(pids):
     """Counts of socket and pipe descriptors held by pids."""
     sockets = pipes = 0
     for pid in pids:
-        try:
-            names = os.listdir(f"/proc/{pid}/fd")
-        except OSError:
-            continue
-        for name in names:
+        for name in _proc_entries(pid, "fd"):
             try:
                 target = os.readlink(f"/proc/{pid}/fd/{name}")
             except OSError:

@@ -48,6 +48,19 @@ def nofile():
     return resource.getrlimit(resource.RLIMIT_NOFILE)[1]
 
 
+def nginx_main(prefix):
+    """The main context both nginx instances share (the backend, the stream proxy): one
+    worker, in the foreground, files under prefix."""
+    return f"""user root root;
+daemon off;
+master_process on;
+worker_processes 1;
+worker_rlimit_nofile {nofile()};
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 20000; multi_accept on; }}"""
+
+
 def stream_module_line():
     for path in glob.glob("/usr/lib/nginx/modules/ngx_stream_module.so"):
         return f"load_module {path};\n"
@@ -76,15 +89,7 @@ class Backends:
         prefix = os.path.join(self.work, "nginx-backend")
         os.makedirs(prefix, exist_ok=True)
         body = SMALL_BODY.replace('"', "")
-        self.conf = _write(os.path.join(prefix, "nginx.conf"), f"""
-user root root;
-daemon off;
-master_process on;
-worker_processes 1;
-worker_rlimit_nofile {nofile()};
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 20000; multi_accept on; }}
+        self.conf = _write(os.path.join(prefix, "nginx.conf"), f"""{nginx_main(prefix)}
 http {{
   access_log off;
   sendfile on;
@@ -208,14 +213,7 @@ defaults
                               for listen, backend in ((self.http_port, be.http_port),
                                                       (self.iperf_port, be.iperf_port)))
             conf = _write(os.path.join(d, "nginx.conf"), f"""{stream_module_line()}
-user root root;
-daemon off;
-master_process on;
-worker_processes 1;
-worker_rlimit_nofile {nofile()};
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{ worker_connections 20000; multi_accept on; }}
+{nginx_main(d)}
 stream {{{servers}
 }}
 """)

@@ -4,7 +4,6 @@
 #include "arus/relay/urgent_mark.hpp"
 
 #include <poll.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,11 +18,6 @@ namespace arus {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-bool at_mark(int fd) {
-  int mark = 0;
-  return ioctl(fd, SIOCATMARK, &mark) == 0 && mark != 0;
-}
 
 // Waits for `events` on `fd`; fails the test after 10 s.
 void await(int fd, short events) {
@@ -97,7 +91,7 @@ TEST_F(UrgentMarkTest, UrgentByteArrivesInOrderAndStillUrgent) {
   relay(7);
 
   EXPECT_EQ(read_exactly(backend_peer_.get(), 3), "abc");
-  EXPECT_TRUE(at_mark(backend_peer_.get())) << "the urgent mark was not passed on";
+  EXPECT_TRUE(at_urgent_mark(backend_peer_.get())) << "the urgent mark was not passed on";
   EXPECT_EQ(read_exactly(backend_peer_.get(), 4), "!def");
   EXPECT_FALSE(source_.urgent);
 }
