@@ -53,13 +53,14 @@ $(DEPS_OK): scripts/ensure-deps.sh
 	@scripts/ensure-deps.sh build
 	@touch $@
 
-$(TEST_DEPS_OK): scripts/ensure-deps.sh
+# After the build check: two apt-get runs at once (make -j) would fight over apt's lock.
+$(TEST_DEPS_OK): scripts/ensure-deps.sh | $(DEPS_OK)
 	@mkdir -p $(@D)
 	@scripts/ensure-deps.sh test
 	@touch $@
 
 # nc and curl only make the demo easier to try: missing ones are reported, not fatal.
-$(RUN_DEPS_OK): scripts/ensure-deps.sh
+$(RUN_DEPS_OK): scripts/ensure-deps.sh | $(DEPS_OK)
 	@mkdir -p $(@D)
 	@scripts/ensure-deps.sh run || true
 	@touch $@

@@ -34,9 +34,11 @@ fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "ensure-deps: installing:$missing" >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2
+  # Wait for apt's lock instead of failing when another apt-get (a parallel make, the
+  # machine's own updates) holds it.
+  apt-get -o DPkg::Lock::Timeout=300 update -qq >&2
   # shellcheck disable=SC2086
-  apt-get install -y -qq --no-install-recommends $missing >&2
+  apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends $missing >&2
   exit 0
 fi
 
