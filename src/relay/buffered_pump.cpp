@@ -52,7 +52,9 @@ PumpResult buffered_pump(Endpoint& source, Endpoint& sink, Flow& flow, FilterSta
       }
       continue;  // the filter produced more: write it before reading
     }
-    if (stage.finished()) {
+    // After a reset of the source the filter gets no EOF call (the stream did not end,
+    // it broke off): once its output for what arrived is delivered, the flow is done.
+    if (stage.finished() || (flow.source_reset && flow.source_eof && stage.pending_bytes() == 0)) {
       pass_on_eof(sink, flow);
       break;
     }
@@ -78,7 +80,7 @@ PumpResult buffered_pump(Endpoint& source, Endpoint& sink, Flow& flow, FilterSta
       flow.bytes += static_cast<uint64_t>(n);
     } else if (n == 0) {
       stage.commit_input(0);
-      stage.commit_eof();
+      if (!flow.source_reset) stage.commit_eof();
       flow.source_eof = true;
     } else if (errno == EAGAIN) {
       stage.commit_input(0);

@@ -1,5 +1,6 @@
 // Connection state machine: connect with retries and timeout, relay both directions,
-// pass half-closes on, and end through one finish() path with one access-log line.
+// pass half-closes and resets on, and end through one finish() path with one access-log
+// line.
 #include "arus/relay/connection.hpp"
 
 #include <sys/epoll.h>
@@ -12,6 +13,7 @@
 #include "arus/balance/balancer.hpp"
 #include "arus/core/log.hpp"
 #include "arus/net/socket.hpp"
+#include "arus/net/tcp_reset.hpp"
 #include "arus/plugin/filter_session.hpp"
 #include "arus/relay/buffered_pump.hpp"
 
@@ -20,6 +22,10 @@ namespace {
 
 // Bytes one direction may move per wake-up before yielding to other connections.
 constexpr size_t kPumpBudgetBytes = 1 << 20;
+
+// How often a closing connection looks whether its last bytes were acknowledged. No
+// epoll event says so; 10 ms is a fraction of a delayed ACK (40 ms on Linux).
+constexpr uint64_t kResetPollMs = 10;
 
 void mark_ready(Endpoint& endpoint, uint32_t events) noexcept {
   // Errors and hang-ups count as ready: the next syscall reports what happened.
@@ -219,6 +225,10 @@ void Connection::on_deadline() noexcept {
     on_connect_failed(ETIMEDOUT, true);
     return;
   }
+  if (state_ == State::kClosing) {
+    poll_reset_hand_off();
+    return;
+  }
   if (state_ != State::kRelaying) return;
   uint64_t idle_ms = route_->runtime->config.idle_timeout_ms;
   if (idle_ms == 0) return;
@@ -259,14 +269,17 @@ FilterStage* Connection::stage_of(const Flow& flow) noexcept {
   return stage ? &*stage : nullptr;
 }
 
-PumpResult Connection::pump(Endpoint& source, Endpoint& sink, Flow& flow,
-                            FilterStage* stage) noexcept {
+PumpResult Connection::pump(Flow& flow) noexcept {
+  const bool to_backend = &flow == &to_backend_;
+  Endpoint& source = to_backend ? client_ : backend_;
+  Endpoint& sink = to_backend ? backend_ : client_;
+  flow.fin_by_close = (to_backend ? to_client_ : to_backend_).done();
+  FilterStage* stage = stage_of(flow);
   if (stage == nullptr) return splice_pump(source, sink, flow, host_.pipes(), kPumpBudgetBytes);
   PumpResult buffered = buffered_pump(source, sink, flow, *stage, kPumpBudgetBytes);
   if (buffered.status != PumpStatus::kHandBack) return buffered;
 
   // The filter has seen enough of this direction: the rest moves by splice.
-  bool to_backend = &flow == &to_backend_;
   (to_backend ? filter_->to_backend_hand_back_at : filter_->to_client_hand_back_at) = flow.bytes;
   (to_backend ? filter_->to_backend : filter_->to_client).reset();
   log::debug("filter_hand_back")
@@ -281,48 +294,122 @@ PumpResult Connection::pump(Endpoint& source, Endpoint& sink, Flow& flow,
 
 void Connection::drive() noexcept {
   if (state_ != State::kRelaying) return;
-  uint64_t to_backend_before = to_backend_.bytes;
-  uint64_t to_client_before = to_client_.bytes;
+  const uint64_t to_backend_before = to_backend_.bytes;
+  const uint64_t to_client_before = to_client_.bytes;
+  size_t moved = 0;
+  bool yielded = false;
+  std::optional<CloseReason> local_end;  // the filter or this host ended it
 
-  to_backend_.fin_by_close = to_client_.done();
-  PumpResult up = pump(client_, backend_, to_backend_, stage_of(to_backend_));
-  PumpResult down{};
-  if (up.status != PumpStatus::kSourceError && up.status != PumpStatus::kSinkError &&
-      up.status != PumpStatus::kFilterClose) {
-    to_client_.fin_by_close = to_backend_.done();
-    down = pump(backend_, client_, to_client_, stage_of(to_client_));
+  // A failing side changes what the other direction must do (read what is left of the
+  // failed side, deliver it, pass the reset on), so after a failure both pumps run again.
+  // Each flow fails at most once reading and once writing: this ends within five rounds.
+  for (bool again = true; again && !local_end;) {
+    again = false;
+    for (Flow* flow : {&to_backend_, &to_client_}) {
+      if (!flow->active()) continue;
+      PumpResult result = pump(*flow);
+      moved += result.moved;
+      const bool to_backend = flow == &to_backend_;
+      switch (result.status) {
+        case PumpStatus::kSourceError:
+          on_side_failed(to_backend ? Side::kClient : Side::kBackend, result.error, true);
+          again = true;
+          break;
+        case PumpStatus::kSinkError:
+          on_side_failed(to_backend ? Side::kBackend : Side::kClient, result.error, false);
+          again = true;
+          break;
+        case PumpStatus::kFilterClose:
+          local_end = CloseReason::kFilter;
+          break;
+        case PumpStatus::kNoPipe:
+          log::warn("no_pipe")
+              .kv("route", route_->runtime->config.name)
+              .kv("error", strerror(result.error));
+          close_error_ = result.error;
+          local_end = CloseReason::kError;
+          break;
+        case PumpStatus::kYield:
+          yielded = true;
+          break;
+        default:
+          break;
+      }
+      if (local_end) break;
+    }
   }
   count_bytes(to_backend_before, to_client_before);
-  switch (up.status) {
-    case PumpStatus::kSourceError: return finish(CloseReason::kClientReset);
-    case PumpStatus::kSinkError: return finish(CloseReason::kBackendReset);
-    case PumpStatus::kFilterClose: return finish(CloseReason::kFilter);
-    default: break;
-  }
-  switch (down.status) {
-    case PumpStatus::kSourceError: return finish(CloseReason::kBackendReset);
-    case PumpStatus::kSinkError: return finish(CloseReason::kClientReset);
-    case PumpStatus::kFilterClose: return finish(CloseReason::kFilter);
-    default: break;
-  }
-  if (up.status == PumpStatus::kNoPipe || down.status == PumpStatus::kNoPipe) {
-    log::warn("no_pipe").kv("route", route_->runtime->config.name).kv("error", strerror(EMFILE));
-    return finish(CloseReason::kError);
-  }
+  if (local_end) return finish(*local_end);
 
   if (to_backend_.bytes != to_backend_before || to_client_.bytes != to_client_before ||
-      up.moved + down.moved > 0) {
+      moved > 0) {
     last_activity_ms_ = host_.reactor().now_ms();
   }
-  if (to_client_.source_eof && !to_backend_.source_eof) client_eof_first_ = false;
-  if (to_backend_.done() && to_client_.done()) {
-    return finish(client_eof_first_ ? CloseReason::kClientEof : CloseReason::kBackendEof);
+  if (failed_side_ != Side::kNone) {
+    // Everything the failed side sent is delivered (or cannot be): pass its reset on.
+    if (!flow_from(failed_side_).active()) return pass_reset_on();
+  } else {
+    if (to_client_.source_eof && !to_backend_.source_eof) client_eof_first_ = false;
+    if (to_backend_.done() && to_client_.done()) {
+      return finish(client_eof_first_ ? CloseReason::kClientEof : CloseReason::kBackendEof);
+    }
   }
-  if ((up.status == PumpStatus::kYield || down.status == PumpStatus::kYield) &&
-      !resume_pending_) {
+  if (yielded && !resume_pending_) {
     resume_pending_ = true;
     host_.reactor().resume_later(&client_events_);
   }
+}
+
+// `side`'s socket failed (ECONNRESET, mostly), found `reading` from it or writing to it.
+// Nothing more can reach it; what it sent before failing still goes to the other side,
+// whose end is then a reset too (finish() closes it with RST), never a clean EOF.
+void Connection::on_side_failed(Side side, int error, bool reading) noexcept {
+  if (failed_side_ == Side::kNone) {
+    failed_side_ = side;
+    close_error_ = error;
+  }
+  flow_to(side).sink_failed = true;
+  Flow& from = flow_from(side);
+  from.source_reset = true;
+  if (reading) {
+    from.source_eof = true;
+  } else {
+    // A failed socket still holds what arrived before the reset; reading it yields
+    // those bytes, then the error or EOF, never EAGAIN for long.
+    endpoint(side).readable = true;
+  }
+}
+
+// The failed side's last bytes are written to the survivor. A reset discards what the
+// survivor's peer has not acknowledged, so the close waits for that (kClosing), for at
+// most the idle timeout without progress.
+void Connection::pass_reset_on() noexcept {
+  Endpoint& survivor = other_endpoint(failed_side_);
+  const CloseReason reason =
+      failed_side_ == Side::kClient ? CloseReason::kClientReset : CloseReason::kBackendReset;
+  if (flow_from(failed_side_).sink_failed) return finish(reason);  // both sides failed
+  unacknowledged_ = unacknowledged_bytes(survivor.fd.get());
+  if (unacknowledged_ == 0) return finish(reason);
+  state_ = State::kClosing;
+  last_activity_ms_ = host_.reactor().now_ms();
+  host_.reactor().timers().schedule(deadline_, last_activity_ms_ + kResetPollMs);
+}
+
+void Connection::poll_reset_hand_off() noexcept {
+  const CloseReason reason =
+      failed_side_ == Side::kClient ? CloseReason::kClientReset : CloseReason::kBackendReset;
+  size_t unacknowledged = unacknowledged_bytes(other_endpoint(failed_side_).fd.get());
+  uint64_t now = host_.reactor().now_ms();
+  if (unacknowledged == 0) return finish(reason);
+  if (unacknowledged < unacknowledged_) {
+    unacknowledged_ = unacknowledged;
+    last_activity_ms_ = now;
+  }
+  uint64_t idle_ms = route_->runtime->config.idle_timeout_ms;
+  if (idle_ms > 0 && now >= last_activity_ms_ + idle_ms) {
+    return finish(reason);  // the peer stopped reading: its unread bytes go with the reset
+  }
+  host_.reactor().timers().schedule(deadline_, now + kResetPollMs);
 }
 
 // Two relaxed adds on this worker's own cache line per wake-up, not per chunk.
@@ -351,6 +438,11 @@ void Connection::finish(CloseReason reason) noexcept {
   }
   release_pipe(to_backend_, host_.pipes());
   release_pipe(to_client_, host_.pipes());
+  // A failed side's reset reaches the other side as a reset, whatever ends it now.
+  if (failed_side_ != Side::kNone) {
+    Endpoint& survivor = other_endpoint(failed_side_);
+    if (survivor.fd) reset_on_close(survivor.fd.get());
+  }
   client_.fd.reset();
   backend_.fd.reset();
   release_backend_slot();
@@ -373,14 +465,18 @@ void Connection::log_access(CloseReason reason) const noexcept {
   const RouteRuntime& runtime = *route_->runtime;
   std::string backend = "-";
   if (backend_index_ >= 0) backend = runtime.config.backends[backend_index_].address.to_string();
-  log::info("access")
-      .kv("route", runtime.config.name)
+  log::Line line = log::info("access");
+  line.kv("route", runtime.config.name)
       .kv("client", client_address_.to_string())
       .kv("backend", backend)
       .kv("client_to_backend", to_backend_.bytes)
       .kv("backend_to_client", to_client_.bytes)
       .kv("duration_ms", host_.reactor().now_ms() - started_ms_)
       .kv("close", close_reason_name(reason));
+  if (close_error_ != 0) {
+    const char* name = strerrorname_np(close_error_);  // "ECONNRESET"; null if unknown
+    if (name != nullptr) line.kv("error", name); else line.kv("error", close_error_);
+  }
 }
 
 // Ends the filter session (the filter's close()), after saying how many bytes of each
@@ -407,6 +503,9 @@ void Connection::recycle() noexcept {
   backend_connected_ = false;
   backend_index_ = -1;
   tries_left_ = 0;
+  failed_side_ = Side::kNone;
+  close_error_ = 0;
+  unacknowledged_ = 0;
   client_ = Endpoint{};
   backend_ = Endpoint{};
   to_backend_ = Flow{};

@@ -22,7 +22,8 @@ void release_pipe_if_empty(Flow& flow, PipePool& pipes) noexcept {
 void pass_on_eof(Endpoint& sink, Flow& flow) noexcept {
   if (flow.sink_shut) return;
   // ENOTCONN: the sink already went away; its own events will end the connection.
-  if (!flow.fin_by_close) ::shutdown(sink.fd.get(), SHUT_WR);
+  // After a reset of the source no FIN: the connection's close passes the reset on.
+  if (!flow.fin_by_close && !flow.source_reset) ::shutdown(sink.fd.get(), SHUT_WR);
   flow.sink_shut = true;
 }
 

@@ -2,6 +2,9 @@
 // buffers) with misbehaving filters compiled here as C, and of BufferPool.
 #include "arus/relay/filter_stage.hpp"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -10,6 +13,7 @@
 #include "../plugin/filter_harness.hpp"
 #include "../plugin/filter_test_util.hpp"
 #include "arus/relay/buffer_pool.hpp"
+#include "arus/relay/buffered_pump.hpp"
 
 namespace arus {
 namespace {
@@ -303,6 +307,43 @@ TEST_F(FilterStageTest, BackpressureStopsReadingWhileOutputIsPending) {
   h.pump_out(kC2B);
   EXPECT_TRUE(s.wants_input());
   EXPECT_EQ(s.pending_bytes(), 0u);
+}
+
+// A source that broke off (its socket reset) did not end its stream: the filter gets no
+// EOF call, so it writes no trailer, and the sink gets no FIN (the connection passes the
+// reset on). What the filter made of the bytes before is still delivered.
+TEST_F(FilterStageTest, BufferedPumpAfterASourceResetWritesNoTrailerAndNoFin) {
+  Harness h(test_filter(), "trailer");
+  ASSERT_TRUE(h.ok());
+  int source_pair[2];
+  int sink_pair[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, source_pair), 0);
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sink_pair), 0);
+  UniqueFd source_peer(source_pair[1]);
+  UniqueFd sink_peer(sink_pair[1]);
+  Endpoint source;
+  Endpoint sink;
+  source.fd = UniqueFd(source_pair[0]);
+  sink.fd = UniqueFd(sink_pair[0]);
+  source.readable = sink.writable = true;
+  Flow flow;
+
+  ASSERT_EQ(::write(source_peer.get(), "last words", 10), 10);
+  buffered_pump(source, sink, flow, h.stage(kC2B), 1 << 20);
+  // What Connection does when the other direction found this source's socket failed;
+  // the socket then reads as ended.
+  flow.source_reset = true;
+  ASSERT_EQ(::shutdown(source_peer.get(), SHUT_WR), 0);
+  source.readable = true;
+  PumpResult result = buffered_pump(source, sink, flow, h.stage(kC2B), 1 << 20);
+
+  EXPECT_EQ(result.status, PumpStatus::kBlocked);
+  EXPECT_TRUE(flow.done());
+  char received[64];
+  EXPECT_EQ(::read(sink_peer.get(), received, sizeof received), 10);
+  EXPECT_EQ(std::string(received, 10), "last words") << "no <END> trailer after a reset";
+  EXPECT_EQ(::read(sink_peer.get(), received, sizeof received), -1) << "and no FIN";
+  EXPECT_EQ(errno, EAGAIN);
 }
 
 TEST(BufferPool, RecyclesUpToItsCap) {

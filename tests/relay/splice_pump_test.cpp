@@ -133,5 +133,32 @@ TEST_F(SplicePumpTest, ReportsASinkThatWentAway) {
   EXPECT_EQ(result.error, EPIPE);
 }
 
+TEST_F(SplicePumpTest, AfterASourceResetDeliversThePipeButSendsNoFin) {
+  // The backend is full, so bytes wait in the pipe when the client's reset is read.
+  std::string chunk(64 * 1024, 'r');
+  while (sink_.writable) {
+    ASSERT_GT(::write(client_peer_.get(), chunk.data(), chunk.size()), 0);
+    source_.readable = true;
+    pump();
+  }
+  ASSERT_GT(flow_.pipe_bytes, 0u);
+  // What Connection does on kSourceError: the source ended, by a reset.
+  flow_.source_eof = flow_.source_reset = true;
+
+  std::string received;
+  for (int i = 0; i < 10000 && !flow_.done(); ++i) {
+    received += read_available(backend_peer_.get());
+    sink_.writable = true;
+    pump();
+  }
+  EXPECT_TRUE(flow_.done()) << "the pipe was delivered";
+  EXPECT_EQ(flow_.pipe_bytes, 0u);
+  received += read_available(backend_peer_.get());
+  EXPECT_GT(received.size(), 0u);
+  char byte;
+  EXPECT_EQ(::read(backend_peer_.get(), &byte, 1), -1) << "no FIN: the close passes a reset";
+  EXPECT_EQ(errno, EAGAIN);
+}
+
 }  // namespace
 }  // namespace arus

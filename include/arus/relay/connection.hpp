@@ -1,6 +1,6 @@
 // Connection: one client connection relayed to one backend — the per-connection state
-// machine (connecting -> relaying -> closed) driving the pumps of both directions.
-// Owned by one worker and touched only on its thread.
+// machine (connecting -> relaying [-> closing] -> closed) driving the pumps of both
+// directions. Owned by one worker and touched only on its thread.
 #pragma once
 
 #include <cstdint>
@@ -47,7 +47,9 @@ struct WorkerRoute {
 
 class Connection {
  public:
-  enum class State : uint8_t { kIdle, kConnecting, kRelaying, kClosed };
+  // kClosing: one side failed (reset); its last bytes are delivered to the other side,
+  // which waits for them to be acknowledged before the reset is passed on to it.
+  enum class State : uint8_t { kIdle, kConnecting, kRelaying, kClosing, kClosed };
 
   explicit Connection(ConnectionHost& host) noexcept;
   ~Connection();
@@ -98,13 +100,24 @@ class Connection {
   void on_backend_events(uint32_t events) noexcept;
   void on_deadline() noexcept;
 
+  enum class Side : uint8_t { kNone, kClient, kBackend };
+  Flow& flow_from(Side side) noexcept { return side == Side::kClient ? to_backend_ : to_client_; }
+  Flow& flow_to(Side side) noexcept { return side == Side::kClient ? to_client_ : to_backend_; }
+  Endpoint& endpoint(Side side) noexcept { return side == Side::kClient ? client_ : backend_; }
+  Endpoint& other_endpoint(Side side) noexcept {
+    return side == Side::kClient ? backend_ : client_;
+  }
+
   struct FilterState;  // a filtered route's session and stages, see connection.cpp
 
   void connect_next_backend(int avoid) noexcept;
   bool open_filter() noexcept;
   void close_filter() noexcept;
-  PumpResult pump(Endpoint& source, Endpoint& sink, Flow& flow, FilterStage* stage) noexcept;
+  PumpResult pump(Flow& flow) noexcept;
   FilterStage* stage_of(const Flow& flow) noexcept;
+  void on_side_failed(Side side, int error, bool reading) noexcept;
+  void pass_reset_on() noexcept;
+  void poll_reset_hand_off() noexcept;
   void on_connect_result(int error) noexcept;
   void on_connect_failed(int error, bool timed_out) noexcept;
   void drive() noexcept;
@@ -121,6 +134,9 @@ class Connection {
   bool backend_connected_ = false;  // counted in the backend's active connections
   int backend_index_ = -1;
   int tries_left_ = 0;
+  Side failed_side_ = Side::kNone;  // the first side whose socket failed (reset)
+  int close_error_ = 0;             // errno behind a reset or local error, for the access log
+  size_t unacknowledged_ = 0;       // kClosing: bytes the surviving side has yet to acknowledge
   uint64_t started_ms_ = 0;
   uint64_t last_activity_ms_ = 0;
   SocketAddress client_address_;

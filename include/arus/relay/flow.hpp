@@ -27,14 +27,21 @@ struct Flow {
   Pipe pipe;               // held only while bytes are in flight; idle flows hold none
   size_t pipe_bytes = 0;   // bytes in the pipe not yet written to the sink
   uint64_t bytes = 0;      // bytes read from the source (what the access log and stats count)
-  bool source_eof = false; // the source sent FIN
-  bool sink_shut = false;  // we passed the FIN on: shutdown(sink, SHUT_WR)
+  bool source_eof = false; // the source ended: it sent FIN, or failed (source_reset)
+  // The source reset (or failed): what it sent before is still delivered, but its end
+  // is passed on as a reset by the connection's close, never as a FIN.
+  bool source_reset = false;
+  bool sink_failed = false; // writing the sink failed: nothing more can be delivered
+  bool sink_shut = false;   // the source's end is passed on (or left to the close)
   // The other direction is already done, so the connection closes as soon as this one
   // is: close() sends the sink its FIN and the shutdown() call is saved.
   bool fin_by_close = false;
 
-  // Everything the source sent, FIN included, has reached the sink.
+  // Everything the source sent has reached the sink, and so has its FIN (or, after a
+  // reset, the connection's close will pass the reset on).
   bool done() const noexcept { return sink_shut; }
+  // This direction still has work: bytes to read or deliver, or an end to pass on.
+  bool active() const noexcept { return !sink_shut && !sink_failed; }
 };
 
 }  // namespace arus
