@@ -1,5 +1,5 @@
 # arus-proxy build.
-#   make               build/arus-proxy and c_plugins/filter.so
+#   make, make build   build/arus-proxy and c_plugins/filter.so
 #   make run           build, then run with proxy.conf
 #   make test          unit + end-to-end tests (in CI also under ASan+UBSan and TSan)
 #   make test-e2e      end-to-end tests alone
@@ -43,10 +43,13 @@ DEPS_OK   := $(BUILD)/.deps-build
 TEST_DEPS_OK := $(BUILD)/.deps-test
 RUN_DEPS_OK  := $(BUILD)/.deps-run
 
-.PHONY: all run test test-unit test-e2e test-install test-suite test-all check build-plugin \
+# `build` is also the build folder's name: phony, or make would take the folder as built.
+.PHONY: all build run test test-unit test-e2e test-install test-suite test-all check build-plugin \
         clean deps fuzz bench bench-selftest
 
 all: $(BIN) $(PLUGINS)
+
+build: all
 
 $(DEPS_OK): scripts/ensure-deps.sh
 	@mkdir -p $(@D)
