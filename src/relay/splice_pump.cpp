@@ -19,14 +19,6 @@ void release_pipe_if_empty(Flow& flow, PipePool& pipes) noexcept {
 
 }  // namespace
 
-void pass_on_eof(Endpoint& sink, Flow& flow) noexcept {
-  if (flow.sink_shut) return;
-  // ENOTCONN: the sink already went away; its own events will end the connection.
-  // After a reset of the source no FIN: the connection's close passes the reset on.
-  if (!flow.fin_by_close && !flow.source_reset) ::shutdown(sink.fd.get(), SHUT_WR);
-  flow.sink_shut = true;
-}
-
 PumpResult splice_pump(Endpoint& source, Endpoint& sink, Flow& flow, PipePool& pipes,
                        size_t budget) noexcept {
   PumpResult result;
@@ -74,7 +66,7 @@ PumpResult splice_pump(Endpoint& source, Endpoint& sink, Flow& flow, PipePool& p
       flow.pipe = pipes.acquire();
       if (!flow.pipe.valid()) {
         result.status = PumpStatus::kNoPipe;
-        result.error = EMFILE;
+        result.error = errno;  // pipe2's
         return result;
       }
     }

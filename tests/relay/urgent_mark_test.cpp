@@ -13,6 +13,7 @@
 #include <string>
 
 #include "../support/tcp_pair.hpp"
+#include "arus/relay/splice_pump.hpp"
 
 namespace arus {
 namespace {

@@ -32,7 +32,8 @@ class EventHandler {
 
 class Reactor {
  public:
-  static constexpr uint32_t kResume = 1u << 30;  // not an epoll bit
+  // EPOLLONESHOT's bit: an input flag we never register, so epoll never reports it.
+  static constexpr uint32_t kResume = 1u << 30;
   // What a relayed socket listens for; EPOLLPRI flags TCP urgent data, which the splice
   // path must step over by hand.
   static constexpr uint32_t kAllEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;

@@ -7,7 +7,7 @@
 
 #include "arus/relay/filter_stage.hpp"
 #include "arus/relay/flow.hpp"
-#include "arus/relay/splice_pump.hpp"
+#include "arus/relay/pump.hpp"
 
 namespace arus {
 

@@ -20,8 +20,6 @@ struct Endpoint {
   bool urgent = false;  // EPOLLPRI: TCP urgent data waits at a mark (urgent_mark.hpp)
 };
 
-enum class Direction : uint8_t { kClientToBackend = 0, kBackendToClient = 1 };
-
 // One direction of a connection: bytes from a source endpoint to a sink endpoint.
 struct Flow {
   Pipe pipe;               // held only while bytes are in flight; idle flows hold none

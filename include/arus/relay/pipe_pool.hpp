@@ -28,8 +28,8 @@ class PipePool {
   PipePool& operator=(const PipePool&) = delete;
 
   // An empty pipe: a pooled one, or a new one. Returns an invalid Pipe, errno telling
-  // why (EMFILE, ENFILE), when no pipe can be made: the caller falls back to the buffered
-  // path or closes the connection. Never allocates.
+  // why (EMFILE, ENFILE), when no pipe can be made: the caller closes the connection.
+  // Never allocates.
   Pipe acquire() noexcept;
 
   // Gives back a pipe the caller knows to be EMPTY (it counts the bytes it spliced in

@@ -8,7 +8,7 @@
 
 #include "arus/relay/flow.hpp"
 #include "arus/relay/pipe_pool.hpp"
-#include "arus/relay/splice_pump.hpp"
+#include "arus/relay/pump.hpp"
 
 namespace arus {
 
