@@ -269,6 +269,7 @@ class Loader {
   Result<void> finish() {
     GlobalConfig& g = config_.global;
     g.plugin_dir = resolve_relative_path(path_, plugin_dir_);
+    if (routes_.empty()) return no_routes_error();
     for (size_t i = 0; i < routes_.size(); ++i) {
       RouteConfig& r = routes_[i].config;
       std::string where = "[route:" + r.name + "]";
@@ -294,6 +295,21 @@ class Loader {
     }
     for (RouteState& state : routes_) config_.routes.push_back(std::move(state.config));
     return {};
+  }
+
+  // A file without routes would serve nothing: at a reload, applying it would close every
+  // listener. It is most often a file caught half-written (an in-place rewrite, `: > file`),
+  // so the message says whether it was empty, else points at its last line, where reading
+  // stopped without having met a route.
+  Error no_routes_error() const {
+    if (text_.empty()) {
+      return make_error(1, "", "",
+                        "the file is empty: a configuration needs at least one [route:NAME] "
+                        "section");
+    }
+    return make_error(std::max(line_, 1), "", "",
+                      "no [route:NAME] section up to the end of the file: a configuration needs "
+                      "at least one route");
   }
 
   // "FILE:LINE: [section] key: reason", leaving out the parts that do not apply.

@@ -99,6 +99,27 @@ TEST(IniLoaderErrors, RouteWithoutBackend) {
             "proxy.conf:1: [route:api] route has no 'backend'");
 }
 
+// Issue 11 item 4: a file caught empty or half-written by an in-place rewrite has no route;
+// applied at a reload it would close every listener.
+TEST(IniLoaderErrors, Issue11ConfigurationWithoutRoutes) {
+  EXPECT_EQ(error_of(""),
+            "proxy.conf:1: the file is empty: a configuration needs at least one [route:NAME] "
+            "section");
+  // Cut off before the first route: the last line read is named.
+  EXPECT_EQ(error_of(lines({"[global]", "workers = 1", "stats_listen = 127.0.0.1:9090"})),
+            "proxy.conf:3: no [route:NAME] section up to the end of the file: a configuration "
+            "needs at least one route");
+  EXPECT_EQ(error_of("[global]\nworkers = 1"),  // no final newline: still line 2
+            "proxy.conf:2: no [route:NAME] section up to the end of the file: a configuration "
+            "needs at least one route");
+  EXPECT_EQ(error_of("\n\n"),
+            "proxy.conf:2: no [route:NAME] section up to the end of the file: a configuration "
+            "needs at least one route");
+  // An error while reading still comes first.
+  EXPECT_EQ(error_of(lines({"[global]", "workers = x"})),
+            "proxy.conf:2: [global] workers: 'x' is not a number (digits only)");
+}
+
 TEST(IniLoaderErrors, TwoRoutesOnOneAddress) {
   EXPECT_EQ(error_of(kRoute +
                      lines({"[route:api]", "listen = 127.0.0.1:8080", "backend = 127.0.0.1:9002"})),
