@@ -7,10 +7,11 @@ from .client import (connect, echo_transfer, expect_closed, payload_chunks, recv
 from .config import Route
 from .ports import Blackhole, free_port
 from .proxy import Proxy
+from .repeat import RepeatThread
 from .wait import Deadline, default_timeout, wait_until
 
 __all__ = [
     "config", "env", "http", "logs", "Backend", "ConnRecord", "ProxyTestCase", "connect", "echo_transfer",
     "expect_closed", "payload_chunks", "recv_exact", "recv_until_closed", "roundtrip", "Route",
-    "Blackhole", "free_port", "Proxy", "Deadline", "default_timeout", "wait_until",
+    "Blackhole", "free_port", "Proxy", "RepeatThread", "Deadline", "default_timeout", "wait_until",
 ]

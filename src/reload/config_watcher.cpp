@@ -25,11 +25,6 @@ std::string folder_of(const std::string& path) {
   return path.substr(0, slash);
 }
 
-std::string name_of(const std::string& path) {
-  size_t slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
 }  // namespace
 
 Result<std::unique_ptr<ConfigWatcher>> ConfigWatcher::create(Reactor& reactor,
@@ -39,10 +34,14 @@ Result<std::unique_ptr<ConfigWatcher>> ConfigWatcher::create(Reactor& reactor,
   if (!fd) return posix_error("inotify_init1", errno);
   std::unique_ptr<ConfigWatcher> watcher(
       new ConfigWatcher(reactor, std::move(fd), std::move(config_path), std::move(on_change)));
+  Failures failures = watcher->refresh();
+  // The folder of the path as given holds the file or its first link: without it, no
+  // change would ever be seen. Other folders on the way may come and go.
   std::string folder = folder_of(watcher->config_path_);
-  Watch* watch = watcher->add_watch(folder);
-  if (watch == nullptr) return posix_error("inotify_add_watch " + folder, errno);
-  watch->config_folder = true;
+  for (const auto& [failed, error] : failures) {
+    if (failed == folder) return posix_error("inotify_add_watch " + folder, error);
+  }
+  watcher->report(failures);
   if (int error = reactor.add(watcher->inotify_fd_.get(), EPOLLIN | EPOLLET, watcher.get());
       error != 0) {
     return posix_error("epoll_ctl(inotify)", error);
@@ -55,76 +54,97 @@ ConfigWatcher::ConfigWatcher(Reactor& reactor, UniqueFd inotify_fd, std::string 
     : reactor_(reactor),
       inotify_fd_(std::move(inotify_fd)),
       config_path_(std::move(config_path)),
-      config_name_(name_of(config_path_)),
       on_change_(std::move(on_change)) {}
 
 ConfigWatcher::~ConfigWatcher() { reactor_.timers().cancel(*this); }
 
-ConfigWatcher::Watch* ConfigWatcher::add_watch(const std::string& folder) {
-  for (Watch& watch : watches_) {
-    if (watch.folder == folder) return &watch;
-  }
-  int wd = inotify_add_watch(inotify_fd_.get(), folder.c_str(), kWatchMask);
-  if (wd < 0) return nullptr;
-  // inotify returns the same descriptor for a folder watched twice under two names.
-  for (Watch& watch : watches_) {
-    if (watch.wd == wd) return &watch;
-  }
-  watches_.push_back(Watch{wd, folder, false, {}});
-  return &watches_.back();
+ConfigWatcher::Watch* ConfigWatcher::find(int wd) {
+  auto it = std::find_if(watches_.begin(), watches_.end(),
+                         [wd](const Watch& watch) { return watch.wd == wd; });
+  return it == watches_.end() ? nullptr : &*it;
 }
 
-void ConfigWatcher::watch_filters(const std::vector<std::string>& filter_paths) {
-  for (Watch& watch : watches_) watch.filter_names.clear();
-  for (const std::string& path : filter_paths) {
-    Watch* watch = add_watch(folder_of(path));
-    if (watch == nullptr) {
-      log::warn("watch_failed").kv("path", path).kv("error", strerror(errno));
+ConfigWatcher::Failures ConfigWatcher::refresh() {
+  interest_.set_config(config_watch_points(config_path_));
+  std::vector<WatchPoint> filter_points;
+  for (const std::string& path : filter_paths_) filter_points.push_back(file_watch_point(path));
+  interest_.set_filters(std::move(filter_points));
+
+  // Added again even when watched already: a folder name may now lead to another folder
+  // (a swapped symlink), and inotify answers with that folder's descriptor.
+  Failures failures;
+  std::vector<Watch> next;
+  for (const std::string& folder : interest_.folders()) {
+    int wd = inotify_add_watch(inotify_fd_.get(), folder.c_str(), kWatchMask);
+    if (wd < 0) {
+      failures.emplace_back(folder, errno);
       continue;
     }
-    watch->filter_names.push_back(name_of(path));
+    auto same =
+        std::find_if(next.begin(), next.end(), [wd](const Watch& watch) { return watch.wd == wd; });
+    if (same != next.end()) {
+      same->folders.push_back(folder);
+    } else {
+      next.push_back(Watch{wd, {folder}});
+    }
   }
-  // Folders that no longer hold anything of interest stop being watched.
-  std::erase_if(watches_, [this](const Watch& watch) {
-    if (watch.config_folder || !watch.filter_names.empty()) return false;
-    inotify_rm_watch(inotify_fd_.get(), watch.wd);
-    return true;
-  });
+  for (const Watch& old : watches_) {
+    bool kept = std::any_of(next.begin(), next.end(),
+                            [&old](const Watch& watch) { return watch.wd == old.wd; });
+    if (!kept) inotify_rm_watch(inotify_fd_.get(), old.wd);  // EINVAL if already gone: fine
+  }
+  watches_ = std::move(next);
+  return failures;
+}
+
+void ConfigWatcher::report(const Failures& failures) {
+  std::vector<std::string> now;
+  for (const auto& [folder, error] : failures) {
+    if (std::find(unwatchable_.begin(), unwatchable_.end(), folder) == unwatchable_.end()) {
+      log::warn("watch_failed").kv("path", folder).kv("error", strerror(error));
+    }
+    now.push_back(folder);
+  }
+  unwatchable_ = std::move(now);
+}
+
+void ConfigWatcher::watch_filters(std::vector<std::string> filter_paths) {
+  filter_paths_ = std::move(filter_paths);
+  report(refresh());
 }
 
 void ConfigWatcher::on_events(uint32_t) noexcept {
   alignas(inotify_event) char buffer[16 * 1024];
+  Change seen;         // what this wake-up's events mean
+  bool stale = false;  // a watched folder went away: watch what is there now
   for (;;) {
     ssize_t n = ::read(inotify_fd_.get(), buffer, sizeof buffer);
     if (n <= 0) break;  // EAGAIN: drained (edge-triggered)
     for (char* p = buffer; p < buffer + n;) {
       const auto* event = reinterpret_cast<const inotify_event*>(p);
-      if (event->mask & IN_Q_OVERFLOW) {
-        pending_.config = pending_.filters = true;  // lost events: check everything
-      } else if (event->len > 0) {
-        for (const Watch& watch : watches_) {
-          if (watch.wd == event->wd) note(watch, event->name);
-        }
-      }
       p += sizeof(inotify_event) + event->len;
+      if (event->mask & IN_Q_OVERFLOW) {
+        seen.config = seen.filters = true;  // lost events: check everything
+        continue;
+      }
+      Watch* watch = find(event->wd);
+      if (watch == nullptr) continue;  // a watch refresh() removed; its events trail behind
+      if (event->mask & IN_IGNORED) {
+        std::erase_if(watches_, [wd = event->wd](const Watch& w) { return w.wd == wd; });
+        stale = true;
+        continue;
+      }
+      if (event->len == 0) continue;  // about the folder itself
+      for (const std::string& folder : watch->folders) {
+        seen |= interest_.classify(folder, event->name);
+      }
     }
   }
-  if (pending_.config || pending_.filters) {
-    // Every new event pushes the deadline out: one reload per burst.
-    reactor_.timers().schedule(*this, reactor_.now_ms() + kQuietPeriodMs);
-  }
-}
-
-void ConfigWatcher::note(const Watch& watch, const char* name) noexcept {
-  std::string_view file(name);
-  // A ConfigMap swaps a "..data" symlink; the file itself is a symlink through it.
-  if (watch.config_folder && (file == config_name_ || file.starts_with(".."))) {
-    pending_.config = true;
-  }
-  if (std::find(watch.filter_names.begin(), watch.filter_names.end(), file) !=
-      watch.filter_names.end()) {
-    pending_.filters = true;
-  }
+  if (stale) report(refresh());
+  if (!seen.any()) return;  // other files in the folders: no reason to wait any longer
+  pending_ |= seen;
+  // Each event of interest pushes the deadline out: one reload per burst.
+  reactor_.timers().schedule(*this, reactor_.now_ms() + kQuietPeriodMs);
 }
 
 void ConfigWatcher::on_timer() noexcept {

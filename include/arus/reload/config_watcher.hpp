@@ -1,62 +1,69 @@
-// ConfigWatcher: inotify on the configuration file's folder (and on the folders of the
-// loaded filter files), so every way a file gets replaced counts: a save by rename, an
-// in-place rewrite, a Kubernetes ConfigMap's "..data" symlink swap. Bursts of events are
-// coalesced by a quiet period before the callback runs. Reactor thread only.
+// ConfigWatcher: inotify on the configuration file's folder and on the folders of the
+// loaded filter files, so every way a file gets replaced counts: a save by rename, an
+// in-place rewrite, a Kubernetes ConfigMap's "..data" symlink swap. Only events on those
+// files (and "..data") start or extend the quiet period that coalesces a burst; other
+// files in the same folders do not. Reactor thread only.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "arus/core/result.hpp"
 #include "arus/core/unique_fd.hpp"
 #include "arus/reactor/reactor.hpp"
+#include "arus/reload/watch_interest.hpp"
 
 namespace arus {
 
 class ConfigWatcher final : public EventHandler, public Timer {
  public:
-  // What changed since the last callback.
-  struct Change {
-    bool config = false;   // the config file (or a ConfigMap "..data" swap) changed
-    bool filters = false;  // a loaded filter file changed
-  };
+  using Change = WatchChange;  // what changed since the last callback
   using OnChange = std::function<void(Change)>;
 
   static constexpr uint64_t kQuietPeriodMs = 150;
 
-  // Watches the folder of `config_path` (as given, symlinks not resolved).
+  // Watches the folder of `config_path` (as given, symlinks not resolved); fails when it
+  // cannot be watched. Relative paths are taken from the working folder.
   static Result<std::unique_ptr<ConfigWatcher>> create(Reactor& reactor, std::string config_path,
                                                        OnChange on_change);
   ~ConfigWatcher() override;
 
   // Watches exactly these filter files (resolved paths) from now on.
-  void watch_filters(const std::vector<std::string>& filter_paths);
+  void watch_filters(std::vector<std::string> filter_paths);
 
   void on_events(uint32_t events) noexcept override;
   void on_timer() noexcept override;
 
  private:
+  // One inotify watch. inotify keys watches by inode, so two folder names of one folder
+  // (one through a symlink) share a descriptor: each keeps its name for classify().
   struct Watch {
     int wd = -1;
-    std::string folder;
-    bool config_folder = false;
-    std::vector<std::string> filter_names;  // file names in this folder that are filters
+    std::vector<std::string> folders;
   };
+  using Failures = std::vector<std::pair<std::string, int>>;  // folder, errno
 
   ConfigWatcher(Reactor& reactor, UniqueFd inotify_fd, std::string config_path,
                 OnChange on_change);
-  Watch* add_watch(const std::string& folder);
-  void note(const Watch& watch, const char* name) noexcept;
+  // Watches exactly the folders the paths need now; returns the folders that could not
+  // be watched.
+  Failures refresh();
+  // Logs folders that could not be watched, each once until it can be again.
+  void report(const Failures& failures);
+  Watch* find(int wd);
 
   Reactor& reactor_;
   UniqueFd inotify_fd_;
-  std::string config_path_;
-  std::string config_name_;  // the file name part of config_path_
+  std::string config_path_;  // as given to -c
+  std::vector<std::string> filter_paths_;
   OnChange on_change_;
+  WatchInterest interest_;
   std::vector<Watch> watches_;
+  std::vector<std::string> unwatchable_;  // folders reported by report(), not yet watched
   Change pending_;
 };
 
