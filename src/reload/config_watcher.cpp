@@ -18,13 +18,6 @@ namespace {
 constexpr uint32_t kWatchMask = IN_CLOSE_WRITE | IN_MODIFY | IN_MOVED_TO | IN_MOVED_FROM |
                                 IN_CREATE | IN_DELETE | IN_ATTRIB;
 
-std::string folder_of(const std::string& path) {
-  size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 }  // namespace
 
 Result<std::unique_ptr<ConfigWatcher>> ConfigWatcher::create(Reactor& reactor,
@@ -65,9 +58,12 @@ ConfigWatcher::Watch* ConfigWatcher::find(int wd) {
 }
 
 ConfigWatcher::Failures ConfigWatcher::refresh() {
-  interest_.set_config(config_watch_points(config_path_));
+  interest_.set_config(config_watch_points(config_path_, read_link));
   std::vector<WatchPoint> filter_points;
-  for (const std::string& path : filter_paths_) filter_points.push_back(file_watch_point(path));
+  for (const std::string& path : filter_paths_) {
+    std::vector<WatchPoint> points = watch_points(path, read_link);
+    filter_points.insert(filter_points.end(), points.begin(), points.end());
+  }
   interest_.set_filters(std::move(filter_points));
 
   // Added again even when watched already: a folder name may now lead to another folder
@@ -140,7 +136,8 @@ void ConfigWatcher::on_events(uint32_t) noexcept {
       }
     }
   }
-  if (stale) report(refresh());
+  // A symlink on the way may have been swapped: follow the paths again.
+  if (seen.any() || stale) report(refresh());
   if (!seen.any()) return;  // other files in the folders: no reason to wait any longer
   pending_ |= seen;
   // Each event of interest pushes the deadline out: one reload per burst.

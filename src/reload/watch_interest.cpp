@@ -6,13 +6,6 @@
 namespace arus {
 namespace {
 
-std::string folder_of(const std::string& path) {
-  size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 bool holds(const std::vector<WatchPoint>& points, std::string_view folder, std::string_view name) {
   return std::any_of(points.begin(), points.end(), [&](const WatchPoint& point) {
     return point.folder == folder && point.name == name;
@@ -21,16 +14,16 @@ bool holds(const std::vector<WatchPoint>& points, std::string_view folder, std::
 
 }  // namespace
 
-WatchPoint file_watch_point(const std::string& path) {
-  size_t slash = path.rfind('/');
-  return WatchPoint{folder_of(path), slash == std::string::npos ? path : path.substr(slash + 1)};
-}
-
-std::vector<WatchPoint> config_watch_points(const std::string& config_path) {
-  std::vector<WatchPoint> points{file_watch_point(config_path)};
-  // A ConfigMap's proxy.conf is a link through "..data", swapped by a rename onto it.
-  std::string folder = points.front().folder;
-  for (const char* name : {"..data", "..data_tmp"}) points.push_back(WatchPoint{folder, name});
+std::vector<WatchPoint> config_watch_points(const std::string& config_path,
+                                            const ReadLink& read_link) {
+  std::vector<WatchPoint> points = watch_points(config_path, read_link);
+  // The walk finds "..data" already when the file is a ConfigMap's link; named here too so
+  // an update is seen even while the link is briefly missing or not yet followed.
+  std::string folder = folder_of(config_path);
+  for (const char* name : {"..data", "..data_tmp"}) {
+    WatchPoint point{folder, name};
+    if (std::find(points.begin(), points.end(), point) == points.end()) points.push_back(point);
+  }
   return points;
 }
 

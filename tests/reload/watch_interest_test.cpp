@@ -7,9 +7,13 @@
 namespace arus {
 namespace {
 
+ReadLink no_links() {
+  return [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
+}
+
 WatchInterest plain_interest() {
   WatchInterest interest;
-  interest.set_config(config_watch_points("/etc/arus/proxy.conf"));
+  interest.set_config(config_watch_points("/etc/arus/proxy.conf", no_links()));
   interest.set_filters({{"/etc/arus/filters", "filter.so"}});
   return interest;
 }
@@ -40,21 +44,23 @@ TEST(WatchInterest, ConfigMapNamesCount) {
   EXPECT_TRUE(interest.classify("/etc/arus", "..data_tmp").config);
   // Given without a folder: the working folder.
   WatchInterest relative;
-  relative.set_config(config_watch_points("proxy.conf"));
+  relative.set_config(config_watch_points("proxy.conf", no_links()));
   EXPECT_TRUE(relative.classify(".", "..data").config);
   EXPECT_TRUE(relative.classify(".", "proxy.conf").config);
 }
 
 TEST(WatchInterest, FoldersOnceEachConfigFirst) {
   WatchInterest interest;
-  interest.set_config(config_watch_points("/etc/arus/proxy.conf"));
-  interest.set_filters({file_watch_point("/srv/filter.so"), file_watch_point("/opt/f/a.so"),
-                        file_watch_point("/opt/f/b.so"), file_watch_point("/etc/arus/c.so")});
+  interest.set_config(config_watch_points(
+      "/etc/arus/proxy.conf", [](const std::string& path) -> std::optional<std::string> {
+        if (path == "/etc/arus/proxy.conf") return "/srv/proxy.conf";
+        return std::nullopt;
+      }));
+  interest.set_filters({{"/srv", "filter.so"}, {"/opt/f", "a.so"}, {"/opt/f", "b.so"}});
   EXPECT_EQ(interest.folders(), (std::vector<std::string>{"/etc/arus", "/srv", "/opt/f"}));
-  EXPECT_TRUE(interest.classify("/etc/arus", "c.so").filters);
-  EXPECT_FALSE(interest.classify("/etc/arus", "c.so").config);
-  EXPECT_EQ(file_watch_point("proxy.conf"), (WatchPoint{".", "proxy.conf"}));
-  EXPECT_EQ(file_watch_point("/proxy.conf"), (WatchPoint{"/", "proxy.conf"}));
+  EXPECT_TRUE(interest.classify("/srv", "proxy.conf").config);
+  EXPECT_TRUE(interest.classify("/srv", "filter.so").filters);
+  EXPECT_FALSE(interest.classify("/srv", "filter.so").config);
 }
 
 }  // namespace

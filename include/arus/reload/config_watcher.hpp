@@ -1,8 +1,9 @@
-// ConfigWatcher: inotify on the configuration file's folder and on the folders of the
-// loaded filter files, so every way a file gets replaced counts: a save by rename, an
-// in-place rewrite, a Kubernetes ConfigMap's "..data" symlink swap. Only events on those
-// files (and "..data") start or extend the quiet period that coalesces a burst; other
-// files in the same folders do not. Reactor thread only.
+// ConfigWatcher: inotify on every folder holding an entry the configuration path or a
+// loaded filter file depends on (the file itself, each symlink on the way to it, a
+// Kubernetes ConfigMap's "..data"), so every way a file gets replaced counts: a save by
+// rename, an in-place rewrite, a symlink swap. Only events on those entries start or
+// extend the quiet period that coalesces a burst; other files in the same folders do
+// not. The paths are resolved again after each such event. Reactor thread only.
 #pragma once
 
 #include <cstdint>
@@ -26,8 +27,8 @@ class ConfigWatcher final : public EventHandler, public Timer {
 
   static constexpr uint64_t kQuietPeriodMs = 150;
 
-  // Watches the folder of `config_path` (as given, symlinks not resolved); fails when it
-  // cannot be watched. Relative paths are taken from the working folder.
+  // Watches the entries `config_path` depends on; fails when the folder of the path as
+  // given cannot be watched. Relative paths are taken from the working folder.
   static Result<std::unique_ptr<ConfigWatcher>> create(Reactor& reactor, std::string config_path,
                                                        OnChange on_change);
   ~ConfigWatcher() override;
@@ -49,8 +50,8 @@ class ConfigWatcher final : public EventHandler, public Timer {
 
   ConfigWatcher(Reactor& reactor, UniqueFd inotify_fd, std::string config_path,
                 OnChange on_change);
-  // Watches exactly the folders the paths need now; returns the folders that could not
-  // be watched.
+  // Resolves the paths again and watches exactly the folders they need now; returns the
+  // folders that could not be watched.
   Failures refresh();
   // Logs folders that could not be watched, each once until it can be again.
   void report(const Failures& failures);

@@ -1,5 +1,5 @@
-// Which file events call for a reload: the configuration file and the loaded filter
-// files, by folder and name. Any other name in a watched
+// Which file events call for a reload: the folder entries the configuration path and the
+// loaded filter files depend on (see watch_points.hpp). Any other name in a watched
 // folder, such as a log file written next to proxy.conf, is none of our business and
 // must not postpone a reload. Plain data, no kernel; one owner (the watcher's thread).
 #pragma once
@@ -8,17 +8,9 @@
 #include <string_view>
 #include <vector>
 
+#include "arus/reload/watch_points.hpp"
+
 namespace arus {
-
-// One folder entry: `name` inside `folder` ("." for the working folder).
-struct WatchPoint {
-  std::string folder;
-  std::string name;
-  bool operator==(const WatchPoint&) const = default;
-};
-
-// The entry a file path names: its folder and its name.
-WatchPoint file_watch_point(const std::string& path);
 
 // What a file event means; merged over a burst of events.
 struct WatchChange {
@@ -32,9 +24,10 @@ struct WatchChange {
   }
 };
 
-// The configuration's entries: the file, plus the names a Kubernetes ConfigMap update
-// renames in its folder ("..data_tmp" onto "..data").
-std::vector<WatchPoint> config_watch_points(const std::string& config_path);
+// The configuration's entries: its symlink walk, plus the names a Kubernetes ConfigMap
+// update renames in the folder of the path as given ("..data_tmp" onto "..data").
+std::vector<WatchPoint> config_watch_points(const std::string& config_path,
+                                            const ReadLink& read_link);
 
 class WatchInterest {
  public:
