@@ -4,7 +4,8 @@ route and backend from the start, count connections, bytes and connect errors, a
 import signal
 import unittest
 
-from harness import Backend, ProxyTestCase, env, free_port, recv_until_closed, roundtrip, wait_until
+from harness import (Backend, Blackhole, ProxyTestCase, env, free_port, recv_until_closed,
+                     roundtrip, wait_until)
 from harness import http
 from harness.client import connect
 
@@ -110,32 +111,24 @@ class StatsTest(ProxyTestCase):
 
 
 class BackendUpAcrossReloadTest(ProxyTestCase):
-    """A backend that is down when the configuration reloads is still down after it, and
-    is reported up again once it recovers (its health is carried into the new config)."""
+    """A reload keeps one health state per (route, backend): a backend that is down when
+    the configuration reloads is still down after it, a failure of the old generation
+    counts for the new one, and arus_backend_up reports up again once it recovers."""
 
-    def test_backend_down_over_a_reload_is_reported_up_when_it_recovers(self):
-        backend = Backend("echo")  # its port is free: down until started
-        route = self.route("web", [backend], retries=0)
-        stats_port = free_port()
-        proxy = self.start_proxy([route], {"stats_listen": f"127.0.0.1:{stats_port}"})
+    def start_with_stats(self, route):
+        self.stats_port = free_port()
+        return self.start_proxy([route], {"stats_listen": f"127.0.0.1:{self.stats_port}"})
 
-        def metric(name, **labels):
-            return http.metric(http.get_metrics(stats_port, env.t(5)), name, **labels)
+    def metric(self, name, **labels):
+        return http.metric(http.get_metrics(self.stats_port, env.t(5)), name, **labels)
 
-        def backend_up():
-            return metric("arus_backend_up", route="web", backend=backend.address)
-
-        _, how = recv_until_closed(self.client(route.port), env.t(10))  # the connect fails
-        wait_until(lambda: backend_up() == 0, env.t(5), "the backend reported down")
-
-        generation = metric("arus_config_generation")
+    def reload(self, proxy):
+        generation = self.metric("arus_config_generation")
         proxy.signal(signal.SIGHUP)
-        wait_until(lambda: metric("arus_config_generation") > generation, env.t(10), "the reload")
-        self.assertEqual(backend_up(), 0, "a reload is not a recovery")
+        wait_until(lambda: self.metric("arus_config_generation") > generation, env.t(10),
+                   "the reload")
 
-        backend.start()
-        self.addCleanup(backend.stop)
-
+    def wait_served(self, route):
         def served():
             with connect(route.port, env.t(5)) as s:
                 try:
@@ -144,8 +137,68 @@ class BackendUpAcrossReloadTest(ProxyTestCase):
                 except AssertionError:  # closed: still in its back-off
                     return False
         wait_until(served, env.t(15), "a connection through the recovered backend")
+
+    def test_backend_down_over_a_reload_is_reported_up_when_it_recovers(self):
+        backend = Backend("echo")  # its port is free: down until started
+        route = self.route("web", [backend], retries=0)
+        proxy = self.start_with_stats(route)
+
+        def backend_up():
+            return self.metric("arus_backend_up", route="web", backend=backend.address)
+
+        _, how = recv_until_closed(self.client(route.port), env.t(10))  # the connect fails
+        wait_until(lambda: backend_up() == 0, env.t(5), "the backend reported down")
+
+        self.reload(proxy)
+        self.assertEqual(backend_up(), 0, "a reload is not a recovery")
+
+        backend.start()
+        self.addCleanup(backend.stop)
+        self.wait_served(route)
         wait_until(lambda: backend_up() == 1, env.t(5), "the backend reported up again")
         proxy.wait_record("backend_up", env.t(5))
+
+    def test_issue12_old_generation_failure_after_a_reload_then_recovery_reports_up(self):
+        # Issue 12, item 3. The old generation's connect hangs in a blackhole across the
+        # reload, then times out and marks the backend down; the new generation then
+        # connects to the same address, now alive. With a copy of the health per
+        # generation the new one never saw the failure, so its successes never set
+        # arus_backend_up back to 1.
+        hole = Blackhole()
+        self.addCleanup(hole.close)
+        self.assertTrue(hole.fill(), "the blackhole's accept queue did not fill")
+        address = f"127.0.0.1:{hole.port}"
+        route = self.route("web", [address], retries=0,
+                           connect_timeout_ms=int(env.t(3) * 1000))
+        proxy = self.start_with_stats(route)
+
+        def backend_up():
+            return self.metric("arus_backend_up", route="web", backend=address)
+
+        def backend_up_in_stats():
+            stats = http.get_stats(self.stats_port, env.t(5))
+            return stats["routes"][0]["backends"][0]["up"]
+
+        old_generation_client = self.client(route.port)
+        wait_until(lambda: self.metric("arus_connections_active", route="web") == 1, env.t(5),
+                   "the client accepted on the first generation")
+        self.reload(proxy)  # the backend is kept: same route, same HOST:PORT
+        self.assertEqual(backend_up(), 1, "the old generation's connect is still pending")
+
+        _, how = recv_until_closed(old_generation_client, env.t(15))
+        self.assertClosedBy(how)
+        proxy.wait_access(env.t(5), close="connect_failed", backend=address)
+        proxy.wait_record("backend_down", env.t(5), backend=address)
+        wait_until(lambda: backend_up() == 0, env.t(5), "the backend reported down")
+
+        hole.close()
+        backend = Backend("echo", port=hole.port).start()  # the same address, alive now
+        self.addCleanup(backend.stop)
+        for _ in range(5):
+            self.wait_served(route)
+        proxy.wait_record("backend_up", env.t(5), backend=address)
+        wait_until(lambda: backend_up() == 1, env.t(5), "arus_backend_up back to 1")
+        self.assertTrue(backend_up_in_stats(), "/stats says the backend is up")
 
 
 if __name__ == "__main__":

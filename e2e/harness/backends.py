@@ -154,14 +154,17 @@ def _quiet_handler(loop, context):
 
 
 class Backend:
-    """kind: 'echo' or a key of HANDLERS; params go to the handler."""
+    """kind: 'echo' or a key of HANDLERS; params go to the handler. port: listen on this
+    one (e.g. to bring up the address a Blackhole held) instead of a fresh free port; a
+    port that cannot be bound then fails start() rather than moving elsewhere."""
 
-    def __init__(self, kind="echo", **params):
+    def __init__(self, kind="echo", *, port=None, **params):
         if kind != "echo" and kind not in HANDLERS:
             raise ValueError(f"unknown backend kind {kind}")
         self.kind = kind
         self.params = params
-        self.port = free_port()
+        self._port_fixed = port is not None
+        self.port = port if port is not None else free_port()
         self.records: list[ConnRecord] = []
         self.accepts = 0
         self.active = 0
@@ -209,7 +212,7 @@ class Backend:
                 self._server = self._loop.run_until_complete(self._listen())
                 break
             except OSError as e:  # another process took the port since free_port()
-                if attempt == 4:
+                if attempt == 4 or self._port_fixed:
                     self._startup_error = e
                     self._ready.set()
                     self._loop.close()

@@ -36,9 +36,9 @@ bool is_candidate(const BackendState& backend, size_t index, uint64_t now_ms, Gr
   const bool other = static_cast<int>(index) != avoid;
   switch (group) {
     case Group::kUpOther:
-      return other && backend.health.is_up(now_ms);
+      return other && backend.health->is_up(now_ms);
     case Group::kUpAny:
-      return backend.health.is_up(now_ms);
+      return backend.health->is_up(now_ms);
     case Group::kOther:
       return other;  // reached when nothing is up
     case Group::kAny:

@@ -170,8 +170,9 @@ void Connection::on_connect_result(int error) noexcept {
   stats_add(backend_stats.connections_total);
   stats_add(backend_stats.connections_active, 1);
   backend_connected_ = true;
-  if (runtime.backends[backend_index_].health.record_success()) {
-    runtime.counters.backends[backend_index_]->set_up(true);
+  // The health object is shared with every generation that has this backend (and read
+  // by arus_backend_up): a success here also ends a down state an older one recorded.
+  if (runtime.backends[backend_index_].health->record_success()) {
     log::info("backend_up")
         .kv("route", runtime.config.name)
         .kv("backend", runtime.config.backends[backend_index_].name);
@@ -201,9 +202,8 @@ void Connection::on_connect_failed(int error, bool timed_out) noexcept {
       .kv("error", timed_out ? "timed out" : strerror(error));
   stats_add((*route_->backend_stats)[backend_index_]->connect_errors_total);
   if (timed_out) stats_add(route_->stats->timeouts_connect);
-  BackendHealth& health = runtime.backends[backend_index_].health;
+  BackendHealth& health = *runtime.backends[backend_index_].health;
   if (health.record_failure(now)) {
-    runtime.counters.backends[backend_index_]->set_up(false);
     log::warn("backend_down")
         .kv("route", runtime.config.name)
         .kv("backend", backend.name)

@@ -2,6 +2,7 @@
 #include "arus/relay/route_runtime.hpp"
 
 #include <string>
+#include <vector>
 
 #include "arus/plugin/plugin_loader.hpp"
 
@@ -24,16 +25,32 @@ const RouteRuntime* find_route(const Snapshot& snapshot, const std::string& name
   return nullptr;
 }
 
-// A backend is the same across a reload when its HOST:PORT is written the same (the name
-// its stats row has too). Its open-connection count is not carried: connections on the
-// old configuration count down on the old state.
-void carry_backend_health(const RouteRuntime& from, RouteRuntime& to) {
+// Index of the first of the first `count` backends written as `name`, or -1.
+int find_backend(const std::vector<BackendConfig>& backends, size_t count,
+                 const std::string& name) {
+  for (size_t i = 0; i < count; ++i) {
+    if (backends[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+// One health state per (route, backend): a backend is the same across a reload when its
+// route keeps its name and its HOST:PORT is written the same (the name its stats row has
+// too). It then shares the running generation's BackendHealth object, not a copy, so a
+// connect of the old generation that fails after the reload and a success of the new one
+// meet in one state. Only the running generation is looked at: a backend removed by one
+// reload and added back by a later one starts up, as a backend a reload adds. The same
+// HOST:PORT twice in a route is one backend with one state (and one stats row).
+// Open-connection counts are not shared: connections on the old generation count down
+// on the old state.
+void share_backend_health(const RouteRuntime* kept, RouteRuntime& to) {
   for (size_t i = 0; i < to.backend_count; ++i) {
-    for (size_t j = 0; j < from.backend_count; ++j) {
-      if (from.config.backends[j].name == to.config.backends[i].name) {
-        to.backends[i].health.copy_from(from.backends[j].health);
-        break;
-      }
+    const std::string& name = to.config.backends[i].name;
+    if (int same = find_backend(to.config.backends, i, name); same >= 0) {
+      to.backends[i].health = to.backends[same].health;
+    } else if (kept != nullptr) {
+      int old = find_backend(kept->config.backends, kept->backend_count, name);
+      if (old >= 0) to.backends[i].health = kept->backends[old].health;
     }
   }
 }
@@ -61,15 +78,21 @@ Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config, const Snapsho
     std::shared_ptr<Admission> admission =
         kept != nullptr ? kept->admission : std::make_shared<Admission>(route.max_connections);
     auto runtime = std::make_unique<RouteRuntime>(route, std::move(filter), std::move(admission));
-    if (kept != nullptr) carry_backend_health(*kept, *runtime);
+    share_backend_health(kept, *runtime);
     snapshot->routes.push_back(std::move(runtime));
   }
   return snapshot;
 }
 
-void attach_stats(Snapshot& snapshot, const StatsTable& stats, uint64_t generation) {
+void attach_stats(Snapshot& snapshot, StatsTable& stats, uint64_t generation) {
   snapshot.generation = generation;
-  for (auto& route : snapshot.routes) route->counters = stats.counters_for(route->config);
+  for (auto& route : snapshot.routes) {
+    route->counters = stats.counters_for(route->config);
+    for (size_t i = 0; i < route->backend_count; ++i) {
+      BackendStats* row = route->counters.backends[i].get();
+      if (row != nullptr) stats.show_health(*row, route->backends[i].health);
+    }
+  }
 }
 
 }  // namespace arus

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "arus/balance/backend_health.hpp"
 #include "arus/core/clock.hpp"
 
 namespace arus {
@@ -18,10 +19,12 @@ int64_t sum_active(const std::unique_ptr<RouteShard[]>& shards, unsigned count) 
   return total;
 }
 
-BackendSnapshot sum_backend(BackendStats& row, unsigned shard_count) {
+}  // namespace
+
+BackendSnapshot StatsTable::sum_backend(BackendStats& row, unsigned shard_count) {
   BackendSnapshot out;
   out.address = row.address();
-  out.up = row.up();
+  out.up = row.health_ == nullptr || row.health_->marked_up();
   for (unsigned i = 0; i < shard_count; ++i) {
     const BackendShard& s = row.shard(i);
     out.connections_total += s.connections_total.load(std::memory_order_relaxed);
@@ -30,8 +33,6 @@ BackendSnapshot sum_backend(BackendStats& row, unsigned shard_count) {
   }
   return out;
 }
-
-}  // namespace
 
 BackendStats::BackendStats(std::string address, unsigned shard_count)
     : address_(std::move(address)),
@@ -167,6 +168,11 @@ RouteCounters StatsTable::counters_for(const RouteConfig& route) const {
     out.backends.push_back(std::move(found));
   }
   return out;
+}
+
+void StatsTable::show_health(BackendStats& row, std::shared_ptr<const BackendHealth> health) {
+  std::unique_lock lock(mutex_);
+  row.health_ = std::move(health);
 }
 
 StatsSnapshot StatsTable::snapshot() const {

@@ -1,5 +1,5 @@
-// Unit tests for BackendHealth (back-off, reset, concurrent updates) and for building
-// BackendState in place.
+// Unit tests for BackendHealth (back-off, reset, concurrent updates, one state shared by
+// configuration generations) and for building BackendState in place.
 #include "arus/balance/backend_health.hpp"
 
 #include <gtest/gtest.h>
@@ -161,6 +161,90 @@ TEST(BackendHealth, ConcurrentFailuresAndSuccessesStaySane) {
   EXPECT_EQ(health.down_until_ms(), clock.load() + 1000);
 }
 
+TEST(BackendHealth, MarkedUpUntilAFailureAndAgainAfterASuccess) {
+  BackendHealth health;
+  EXPECT_TRUE(health.marked_up());
+  health.record_failure(kNow);
+  EXPECT_FALSE(health.marked_up());
+  // The back-off is over and a probe may go through, but nothing has succeeded yet.
+  EXPECT_TRUE(health.is_up(kNow + 1000));
+  EXPECT_FALSE(health.marked_up());
+  health.record_success();
+  EXPECT_TRUE(health.marked_up());
+}
+
+// Issue 12, item 3: a reload used to give the new generation a copy of a kept backend's
+// health. A connect of the old generation that failed after the reload marked the stats
+// row down, and the new generation's successes never marked it up again. Both
+// generations now hold one object: the old one's failure is the new one's recovery.
+TEST(BackendHealth, Issue12OneStateSharedByOldAndNewGeneration) {
+  BackendState old_generation;
+  BackendState new_generation;
+  new_generation.health = old_generation.health;  // what a reload does for a kept backend
+
+  EXPECT_TRUE(old_generation.health->record_failure(kNow)) << "logs backend_down";
+  EXPECT_FALSE(new_generation.health->marked_up());
+  EXPECT_FALSE(new_generation.health->is_up(kNow)) << "the new generation sees the back-off";
+  EXPECT_TRUE(new_generation.health->record_success()) << "logs backend_up";
+  EXPECT_TRUE(old_generation.health->marked_up());
+}
+
+TEST(BackendState, EachStateStartsWithItsOwnHealth) {
+  BackendState a;
+  BackendState b;
+  ASSERT_NE(a.health, nullptr);
+  ASSERT_NE(b.health, nullptr);
+  EXPECT_NE(a.health, b.health);
+  a.health->record_failure(kNow);
+  EXPECT_TRUE(b.health->marked_up());
+}
+
+TEST(BackendHealth, TransitionsAlternateWhateverThreadMakesThem) {
+  // Old-generation workers fail, new-generation workers succeed, a scraper reads the
+  // gauge: every backend_down has its backend_up, and the gauge is down exactly while one
+  // is missing. Run under TSan too.
+  constexpr int kFailers = 3;
+  constexpr int kSucceeders = 3;
+  constexpr int kIterations = 20'000;
+  BackendHealth health;
+  std::atomic<uint64_t> clock{kNow};
+  std::atomic<int> downs{0};
+  std::atomic<int> ups{0};
+  std::atomic<bool> done{false};
+  std::latch start(kFailers + kSucceeders + 1);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kFailers; ++t) {
+    threads.emplace_back([&] {
+      start.arrive_and_wait();
+      for (int i = 0; i < kIterations; ++i) {
+        // Steps of a second or more, so a failure after a back-off marks down again.
+        uint64_t now = clock.fetch_add(BackendHealth::kMaxBackoffMs) + BackendHealth::kMaxBackoffMs;
+        if (health.record_failure(now)) downs.fetch_add(1);
+      }
+    });
+  }
+  for (int t = 0; t < kSucceeders; ++t) {
+    threads.emplace_back([&] {
+      start.arrive_and_wait();
+      for (int i = 0; i < kIterations; ++i) {
+        if (health.record_success()) ups.fetch_add(1);
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    start.arrive_and_wait();
+    while (!done.load()) (void)health.marked_up();
+  });
+  for (int t = 0; t < kFailers + kSucceeders; ++t) threads[t].join();
+  done = true;
+  threads.back().join();
+  EXPECT_GE(downs.load(), 1);
+  EXPECT_TRUE(downs.load() == ups.load() || downs.load() == ups.load() + 1);
+  EXPECT_EQ(health.marked_up(), downs.load() == ups.load());
+  if (!health.marked_up()) EXPECT_TRUE(health.record_success());
+  EXPECT_TRUE(health.marked_up());
+}
+
 TEST(BackendState, NotCopyableOrMovable) {
   static_assert(!std::is_copy_constructible_v<BackendState>);
   static_assert(!std::is_move_constructible_v<BackendState>);
@@ -178,7 +262,7 @@ TEST(BackendState, BuiltInPlaceInContainers) {
   EXPECT_EQ(array[1].weight, 0u);
   EXPECT_EQ(array[2].weight, 256u);
   EXPECT_EQ(array[2].active.load(), 0u);
-  EXPECT_TRUE(array[2].health.is_up(kNow));
+  EXPECT_TRUE(array[2].health->is_up(kNow));
 
   // A deque grows without moving its elements, so it can emplace them one by one.
   std::deque<BackendState> deque;

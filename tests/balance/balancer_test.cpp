@@ -25,7 +25,7 @@ struct Backends {
     size_t i = 0;
     for (uint32_t w : weights) states[i++].weight = w;
   }
-  void mark_down(size_t i) { states[i].health.record_failure(kNow); }
+  void mark_down(size_t i) { states[i].health->record_failure(kNow); }
   const BackendState* get() const { return states.get(); }
   size_t count;
   std::unique_ptr<BackendState[]> states;
@@ -115,7 +115,7 @@ TEST(Balancer, SourceHashIsStickyAndMovesOnlyTheClientsOfALostBackend) {
   EXPECT_NEAR(moved_to[2], moved * 0.2, moved * 0.05);
   EXPECT_NEAR(moved_to[3], moved * 0.6, moved * 0.05);
   // Back up: everyone returns home.
-  b.states[1].health.record_success();
+  b.states[1].health->record_success();
   for (uint32_t c = 0; c < kClients; ++c) {
     ASSERT_EQ(balancer.pick(b.get(), b.count, kNow, client(c), -1), before[c]);
   }
@@ -227,7 +227,7 @@ TEST(Balancer, DownBackendSkippedWhileAnotherIsUp) {
     EXPECT_GT(counts[0], 0);
     EXPECT_GT(counts[2], 0);
     // Once the back-off is over it is tried again.
-    const uint64_t later = b.states[1].health.down_until_ms();
+    const uint64_t later = b.states[1].health->down_until_ms();
     int picked_again = 0;
     for (uint32_t c = 0; c < 3000; ++c) {
       picked_again += balancer.pick(b.get(), b.count, later, client(c), -1) == 1;

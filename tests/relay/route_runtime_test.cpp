@@ -1,4 +1,5 @@
-// build_snapshot: what a reload carries over from the running snapshot to the new one.
+// build_snapshot: what a reload carries over from the running snapshot to the new one;
+// attach_stats: what the stats rows then report.
 #include "arus/relay/route_runtime.hpp"
 
 #include <gtest/gtest.h>
@@ -29,28 +30,93 @@ constexpr uint64_t kNow = 1'000'000;
 TEST(BuildSnapshot, KeptBackendsKeepTheirHealthAcrossAReload) {
   auto first = snapshot({route_config("web", {"a:1", "b:2"})});
   ASSERT_TRUE(first);
-  ASSERT_TRUE(first->routes[0]->backends[1].health.record_failure(kNow));
+  ASSERT_TRUE(first->routes[0]->backends[1].health->record_failure(kNow));
 
   // Backends reordered, one added: health follows the name, not the position.
   auto second = snapshot({route_config("web", {"c:3", "b:2", "a:1"})}, first.get());
   ASSERT_TRUE(second);
   const RouteRuntime& web = *second->routes[0];
-  EXPECT_EQ(web.backends[1].health.consecutive_failures(), 1u);
-  EXPECT_FALSE(web.backends[1].health.is_up(kNow)) << "still in its back-off";
-  EXPECT_EQ(web.backends[0].health.consecutive_failures(), 0u) << "a new backend starts up";
-  EXPECT_EQ(web.backends[2].health.consecutive_failures(), 0u);
-  EXPECT_TRUE(web.backends[1].health.record_success()) << "recovery is seen as one";
+  EXPECT_EQ(web.backends[1].health->consecutive_failures(), 1u);
+  EXPECT_FALSE(web.backends[1].health->is_up(kNow)) << "still in its back-off";
+  EXPECT_EQ(web.backends[0].health->consecutive_failures(), 0u) << "a new backend starts up";
+  EXPECT_EQ(web.backends[2].health->consecutive_failures(), 0u);
+  EXPECT_TRUE(web.backends[1].health->record_success()) << "recovery is seen as one";
   EXPECT_EQ(web.admission, first->routes[0]->admission) << "and the route's count is shared";
+}
+
+// Issue 12, item 3: a connect of the old generation that fails after the reload, and the
+// new generation's success afterwards, change one state (a copy lost the failure).
+TEST(BuildSnapshot, Issue12OldAndNewGenerationShareOneHealthState) {
+  auto first = snapshot({route_config("web", {"a:1"})});
+  ASSERT_TRUE(first);
+  auto second = snapshot({route_config("web", {"a:1"}, "127.0.0.1:9999")}, first.get());
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->routes[0]->backends[0].health, first->routes[0]->backends[0].health);
+
+  ASSERT_TRUE(first->routes[0]->backends[0].health->record_failure(kNow));
+  EXPECT_FALSE(second->routes[0]->backends[0].health->marked_up());
+  EXPECT_TRUE(second->routes[0]->backends[0].health->record_success());
+  EXPECT_TRUE(first->routes[0]->backends[0].health->marked_up());
+
+  // And on to the generation after: still the one object.
+  auto third = snapshot({route_config("web", {"a:1", "b:2"})}, second.get());
+  ASSERT_TRUE(third);
+  EXPECT_EQ(third->routes[0]->backends[0].health, first->routes[0]->backends[0].health);
+}
+
+TEST(BuildSnapshot, ABackendRemovedAndAddedBackStartsUp) {
+  auto first = snapshot({route_config("web", {"a:1", "b:2"})});
+  ASSERT_TRUE(first);
+  first->routes[0]->backends[1].health->record_failure(kNow);
+  auto without = snapshot({route_config("web", {"a:1"})}, first.get());
+  ASSERT_TRUE(without);
+  auto again = snapshot({route_config("web", {"a:1", "b:2"})}, without.get());
+  ASSERT_TRUE(again);
+  // A backend a reload adds is up (SPEC, health checks: "for a backend a reload adds").
+  EXPECT_NE(again->routes[0]->backends[1].health, first->routes[0]->backends[1].health);
+  EXPECT_TRUE(again->routes[0]->backends[1].health->marked_up());
+}
+
+TEST(BuildSnapshot, TheSameAddressTwiceInARouteIsOneState) {
+  // One stats row for both lines, so one state for both, or the gauge would be ambiguous.
+  auto first = snapshot({route_config("web", {"a:1", "b:2", "a:1"})});
+  ASSERT_TRUE(first);
+  const RouteRuntime& web = *first->routes[0];
+  EXPECT_EQ(web.backends[0].health, web.backends[2].health);
+  EXPECT_NE(web.backends[0].health, web.backends[1].health);
+  auto second = snapshot({route_config("web", {"a:1", "a:1"})}, first.get());
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->routes[0]->backends[1].health, web.backends[0].health);
 }
 
 TEST(BuildSnapshot, OtherRoutesStartAfresh) {
   auto first = snapshot({route_config("web", {"b:2"})});
   ASSERT_TRUE(first);
-  first->routes[0]->backends[0].health.record_failure(kNow);
+  first->routes[0]->backends[0].health->record_failure(kNow);
   auto second = snapshot({route_config("api", {"b:2"})}, first.get());
   ASSERT_TRUE(second);
-  EXPECT_EQ(second->routes[0]->backends[0].health.consecutive_failures(), 0u);
+  EXPECT_EQ(second->routes[0]->backends[0].health->consecutive_failures(), 0u);
+  EXPECT_NE(second->routes[0]->backends[0].health, first->routes[0]->backends[0].health);
   EXPECT_NE(second->routes[0]->admission, first->routes[0]->admission);
+}
+
+// arus_backend_up is the health state itself, read at each scrape: a failure of an old
+// generation shows, and so does the new generation's recovery, with nothing else to set.
+TEST(AttachStats, Issue12BackendUpIsReadFromTheSharedHealth) {
+  StatsTable table(1, "v");
+  auto first = snapshot({route_config("web", {"a:1"})});
+  ASSERT_TRUE(first);
+  attach_stats(*first, table, table.apply(*first->config));
+  auto second = snapshot({route_config("web", {"a:1"})}, first.get());
+  ASSERT_TRUE(second);
+  attach_stats(*second, table, table.apply(*second->config));
+
+  auto up = [&table] { return table.snapshot().routes.at(0).backends.at(0).up; };
+  EXPECT_TRUE(up());
+  first->routes[0]->backends[0].health->record_failure(kNow);
+  EXPECT_FALSE(up());
+  second->routes[0]->backends[0].health->record_success();
+  EXPECT_TRUE(up());
 }
 
 }  // namespace

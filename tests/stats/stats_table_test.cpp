@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "../support/route_config.hpp"
+#include "arus/balance/backend_health.hpp"
 
 namespace arus {
 namespace {
@@ -68,7 +69,9 @@ TEST(StatsTable, ShardsSumAndCountersSurviveApply) {
   stats_add(web.route->shard(0).connections_active, 1);
   stats_add(web.route->shard(0).timeouts_idle);
   stats_add(web.backends[0]->shard(1).connect_errors_total, 4);
-  web.backends[0]->set_up(false);
+  auto health = std::make_shared<BackendHealth>();
+  health->record_failure(1'000'000);
+  table.show_health(*web.backends[0], health);  // arus_backend_up reads it from now on
 
   // Same route with another listen address, a new backend and a new route.
   EXPECT_EQ(
@@ -230,6 +233,9 @@ TEST(StatsTable, ConcurrentApplyCountAndSnapshot) {
       config({route_config("stable", {"s:1"}), route_config("flappy", {"f:1", "g:2"})});
   const Config without = config({route_config("stable", {"s:1", "t:2"})});
   table.apply(with);
+  // Two generations' health objects: workers change them, a reload re-points the row.
+  const std::shared_ptr<BackendHealth> health[2] = {std::make_shared<BackendHealth>(),
+                                                    std::make_shared<BackendHealth>()};
 
   std::atomic<bool> stop{false};
   std::atomic<int> workers_done{0};
@@ -245,6 +251,11 @@ TEST(StatsTable, ConcurrentApplyCountAndSnapshot) {
         stats_add(shard.connections_active, 1);
         stats_add(shard.bytes_client_to_backend, 3);
         stats_add(stable.backends[0]->shard(w).connections_total);
+        if (i % 3 == 0) {
+          health[i % 2]->record_failure(1'000'000 + i);
+        } else {
+          health[i % 2]->record_success();
+        }
         if (flappy) {
           stats_add(flappy->shard(w).connections_active, 1);
           stats_add(flappy->shard(w).bytes_backend_to_client, 1);
@@ -269,6 +280,7 @@ TEST(StatsTable, ConcurrentApplyCountAndSnapshot) {
   }
   for (int i = 0; i < kReloads || workers_done.load() < static_cast<int>(kWorkers); ++i) {
     table.apply(i % 2 == 0 ? without : with);
+    table.show_health(*table.find_backend("stable", "s:1"), health[i % 2]);
     if (i % 7 == 0) table.count_reload(i % 2 == 0);
   }
   stop = true;

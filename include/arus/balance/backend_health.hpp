@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 
 namespace arus {
 
@@ -16,6 +17,15 @@ namespace arus {
 // flight on several workers when it died) do not lengthen the back-off: it grows by one
 // step per failed probe, not per worker. Everything lives in one 64-bit word changed by
 // compare-and-swap, so concurrent updates never tear or lose a reset.
+//
+// There is one BackendHealth per (route name, backend HOST:PORT as written), not per
+// configuration generation: a reload hands the very object (std::shared_ptr) to the new
+// generation for every backend it keeps, so a connect of the old generation that fails
+// after a reload and a later success of the new one change the same state, and the
+// arus_backend_up gauge, read from marked_up() at every scrape, can never disagree with
+// it. Whoever makes a transition (record_* returns true) logs it: exactly one caller,
+// whichever thread it runs on. Active health checks (a checker thread) are meant to
+// report into this same object, so there is still one state per backend to show.
 class BackendHealth {
  public:
   static constexpr uint64_t kFirstBackoffMs = 1000;
@@ -36,12 +46,9 @@ class BackendHealth {
   // (consecutive_failures() > 0): the moment to log "backend up".
   bool record_success() noexcept;
 
-  // Takes over another backend's state: a reload carries a kept backend's health into
-  // the new configuration, so a backend that is down stays down (and its recovery is
-  // still seen as one) instead of starting over as healthy.
-  void copy_from(const BackendHealth& other) noexcept {
-    state_.store(other.state_.load(std::memory_order_relaxed), std::memory_order_relaxed);
-  }
+  // arus_backend_up: false from the failure that marked the backend down until the
+  // success that marks it up again, including while is_up() lets a probe through.
+  bool marked_up() const noexcept { return state_.load(std::memory_order_relaxed) == 0; }
 
   // 0 when not in back-off.
   uint64_t down_until_ms() const noexcept {
@@ -74,7 +81,10 @@ struct BackendState {
   // Identity for source_hash: a hash of the backend's name, so clients keep their
   // backend when a reload reorders or adds backends. 0 = use the index instead.
   uint64_t hash_key = 0;
-  BackendHealth health;
+  // Never null. Shared with every other generation's BackendState of the same (route,
+  // backend) and with its stats row; replaced only before the array is shared (a reload
+  // hands a kept backend's object over), never after.
+  std::shared_ptr<BackendHealth> health = std::make_shared<BackendHealth>();
   // Open connections, for least_conn: incremented when a connect starts, decremented
   // when the connection closes. Relaxed: a hint for balancing, not a limit.
   std::atomic<uint32_t> active{0};

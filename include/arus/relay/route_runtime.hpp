@@ -43,13 +43,15 @@ using SnapshotPtr = std::shared_ptr<const Snapshot>;
 // Builds the runtime of `config`: loads and creates every route's filter. Fails, with
 // the filter file and reason, when a filter does not load. Blocks on the file system and
 // runs filter code: start-up and reload only. The result has no stats rows yet.
-// `previous` (the running snapshot, or null) lends its per-route connection counts to
-// routes that keep their name, and its backends' health to the backends they keep.
+// `previous` (the running snapshot, or null) shares its per-route connection counts with
+// routes that keep their name, and its backends' health objects with the backends they
+// keep (same route name, same HOST:PORT): one health state per backend across reloads.
 Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config,
                                                  const Snapshot* previous = nullptr);
 
 // Finds each route's stats rows in `stats` (which must have applied the snapshot's
-// config) and sets the generation. Call before the snapshot is shared.
-void attach_stats(Snapshot& snapshot, const StatsTable& stats, uint64_t generation);
+// config), points each backend row's arus_backend_up at the backend's health, and sets
+// the generation. Call before the snapshot is shared, at start-up or a reload's commit.
+void attach_stats(Snapshot& snapshot, StatsTable& stats, uint64_t generation);
 
 }  // namespace arus

@@ -1,6 +1,7 @@
 // StatsTable: per-route and per-backend counters. The row set is guarded by a
-// std::shared_mutex (lookups and snapshots share it, apply() takes it exclusively); the
-// counters themselves are relaxed atomics, sharded per worker on separate cache lines.
+// std::shared_mutex (lookups and snapshots share it, apply() and show_health() take it
+// exclusively); the counters themselves are relaxed atomics, sharded per worker on
+// separate cache lines. arus_backend_up is read from the backend's health at snapshot.
 #pragma once
 
 #include <atomic>
@@ -17,6 +18,8 @@
 #include "arus/stats/stats_snapshot.hpp"
 
 namespace arus {
+
+class BackendHealth;  // arus/balance/backend_health.hpp
 
 inline constexpr size_t kCacheLineBytes = 64;
 
@@ -62,16 +65,15 @@ class BackendStats {
     return shards_[index];
   }
 
-  // arus_backend_up: set by whoever tracks health (any thread), read by snapshots.
-  void set_up(bool up) noexcept { up_.store(up ? 1 : 0, std::memory_order_relaxed); }
-  bool up() const noexcept { return up_.load(std::memory_order_relaxed) != 0; }
-
  private:
   friend class StatsTable;
   const std::string address_;
   const unsigned shard_count_;
   std::unique_ptr<BackendShard[]> shards_;
-  std::atomic<int> up_{1};
+  // Guarded by StatsTable::mutex_: the backend's health, read at every snapshot for
+  // arus_backend_up, so the gauge is the health state itself, never a copy that could
+  // drift from it. Null (reported up) until StatsTable::show_health().
+  std::shared_ptr<const BackendHealth> health_;
 };
 
 // One route. Same lifetime rules as BackendStats.
@@ -141,6 +143,11 @@ class StatsTable {
   // Shared lock, once: the route's row and its backends' rows in config order.
   RouteCounters counters_for(const RouteConfig& route) const;
 
+  // Exclusive lock. From now on `row` reports `health` as arus_backend_up (and /stats
+  // "up"), read at each snapshot. A reload points a kept backend's row at the object it
+  // already showed, and a revived row (its backend added back) at its new one.
+  void show_health(BackendStats& row, std::shared_ptr<const BackendHealth> health);
+
   // Shared lock: sums every shard of every exported row. Any thread.
   StatsSnapshot snapshot() const;
 
@@ -148,6 +155,8 @@ class StatsTable {
   std::shared_ptr<RouteStats> take_row(const std::string& name);
   void reconcile_backends(RouteStats& row, const RouteConfig& route);
   void prune_retired();
+  // With mutex_ held (shared is enough): a backend row's shard sums and its health.
+  static BackendSnapshot sum_backend(BackendStats& row, unsigned shard_count);
 
   const unsigned workers_;
   const std::string version_;
