@@ -119,7 +119,15 @@ void Connection::connect_next_backend(int avoid) noexcept {
         .kv("backend", backend.name)
         .kv("error", strerror(attempt.error));
     release_backend_slot();
-    finish(CloseReason::kError);
+    close_error_ = attempt.error;  // the access line says why: error=EMFILE
+    if (attempt.error == EMFILE || attempt.error == ENFILE) {
+      // No descriptor for the backend socket: refused like a client the listener has no
+      // descriptor for (close=limit, arus_refused_total{reason="fds"}), only later.
+      stats_add(route_->stats->refused_fds);
+      finish(CloseReason::kLimit);
+    } else {
+      finish(CloseReason::kError);
+    }
     return;
   }
   if (!attempt.fd) {
