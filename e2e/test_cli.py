@@ -99,6 +99,23 @@ class CliTest(ProxyTestCase):
                 self.assertIn("unknown.conf:3", out)
                 self.assertIn("frobnicate", out)
 
+    def test_filter_that_cannot_load_names_the_filter_line(self):
+        text = ("[global]\n"                                  # 1
+                "workers = 1\n"                               # 2
+                "plugin_dir = %s\n"                           # 3
+                "\n"                                          # 4
+                "[route:web]\n"                               # 5
+                "listen = 127.0.0.1:%d\n"                     # 6
+                "backend = 127.0.0.1:9\n"                     # 7
+                "filter = no-such-filter.so\n") % (env.PLUGIN_DIR, free_port())  # 8
+        path = self.write_text(text)
+        for args in (("-t",), ()):
+            with self.subTest(args=args):
+                rc, out = self.run_bin("-c", path, *args)
+                self.assertEqual(rc, 1, out)
+                self.assertIn("bad.conf:8: [route:web] filter: ", out)
+                self.assertIn("no-such-filter.so", out)
+
     def test_missing_config_file(self):
         missing = os.path.join(self.workdir, "nope.conf")
         for args in (("-c", missing), ("-c", missing, "-t")):

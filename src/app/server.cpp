@@ -11,6 +11,7 @@
 
 #include "arus/app/options.hpp"
 #include "arus/app/privileges.hpp"
+#include "arus/config/config_error.hpp"
 #include "arus/core/log.hpp"
 #include "arus/net/socket.hpp"
 
@@ -51,10 +52,7 @@ class Server::GraceTimer final : public Timer {
 
 Result<UniqueFd> Server::listen_for(const Config& config, const RouteConfig& route) {
   auto fd = listen_tcp(route.listen, /*reuse_port=*/true, kListenBacklog);
-  if (!fd) {
-    return Error{config.path + ":" + std::to_string(route.line) + ": [route:" + route.name +
-                 "] listen: " + fd.error().message};
-  }
+  if (!fd) return route_key_error(config, route, "listen", fd.error().message);
   return fd;
 }
 

@@ -9,9 +9,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <iterator>
-#include <map>
 #include <optional>
 
+#include "arus/config/config_error.hpp"
 #include "arus/config/value_parsers.hpp"
 #include "arus/core/unique_fd.hpp"
 
@@ -28,12 +28,9 @@ constexpr std::string_view kRouteKeys[] = {"listen",          "backend",     "ba
                                            "filter",          "filter_args", "connect_timeout_ms",
                                            "idle_timeout_ms", "retries",     "max_connections"};
 
-// First line each key was given on, to refuse repeats and to place later checks.
-using KeyLines = std::map<std::string, int, std::less<>>;
-
 struct RouteState {
   RouteConfig config;
-  KeyLines key_lines;
+  KeyLines key_lines;  // first line of each key: to refuse repeats and place later checks
 };
 
 template <class T, class U>
@@ -69,7 +66,7 @@ class Loader {
   Result<Config> run() {
     int rc = ini_parse_stream(&Loader::read_line, this, &Loader::handle_key, this);
     if (rc > 0 && (!error_ || rc < error_line_)) {
-      return Error{path_ + ":" + std::to_string(rc) + ": syntax error: " + syntax_reason(rc)};
+      return config_error(path_, rc, "", "", "syntax error: " + syntax_reason(rc));
     }
     if (rc < 0) return Error{path_ + ": cannot parse: out of memory"};
     if (error_) return std::move(*error_);
@@ -293,7 +290,12 @@ class Loader {
       }
       if (!r.filter.empty()) r.filter_path = g.plugin_dir + "/" + r.filter;
     }
-    for (RouteState& state : routes_) config_.routes.push_back(std::move(state.config));
+    for (RouteState& state : routes_) {
+      state.config.key_lines = std::move(state.key_lines);
+      config_.routes.push_back(std::move(state.config));
+    }
+    g.line = global_line_;
+    g.key_lines = std::move(global_keys_);
     return {};
   }
 
@@ -312,13 +314,9 @@ class Loader {
                       "at least one route");
   }
 
-  // "FILE:LINE: [section] key: reason", leaving out the parts that do not apply.
   Error make_error(int line, std::string_view section, std::string_view key,
                    const std::string& reason) const {
-    std::string message = path_ + ":" + std::to_string(line) + ": ";
-    if (!section.empty()) message += std::string(section) + " ";
-    if (!key.empty()) message += std::string(key) + ": ";
-    return Error{message + reason};
+    return config_error(path_, line, section, key, reason);
   }
 
   void fail(int line, std::string_view section, std::string_view key, const std::string& reason) {

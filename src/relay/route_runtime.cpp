@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "arus/config/config_error.hpp"
 #include "arus/plugin/plugin_loader.hpp"
 
 namespace arus {
@@ -64,13 +65,11 @@ Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config, const Snapsho
   for (const RouteConfig& route : whole.routes) {
     FilterInstancePtr filter;
     if (!route.filter.empty()) {
-      // Named like every configuration error: file, line (the route's), section, key.
-      std::string where =
-          whole.path + ":" + std::to_string(route.line) + ": [route:" + route.name + "] filter: ";
+      // Named like every configuration error: file, the `filter` line, section, key.
       auto plugin = load_filter(whole.global.plugin_dir, route.filter);
-      if (!plugin) return Error{where + plugin.error().message};
+      if (!plugin) return route_key_error(whole, route, "filter", plugin.error().message);
       auto instance = FilterInstance::create(std::move(*plugin), route.filter_args);
-      if (!instance) return Error{where + instance.error().message};
+      if (!instance) return route_key_error(whole, route, "filter", instance.error().message);
       filter = std::move(*instance);
     }
     const RouteRuntime* kept = previous != nullptr ? find_route(*previous, route.name) : nullptr;

@@ -65,6 +65,29 @@ TEST(IniLoader, DefaultsForAMinimalRoute) {
   EXPECT_EQ(r.max_connections, 0u);
 }
 
+// Checks after loading (run user, filters, binding) name the line of the key at fault.
+TEST(IniLoader, RecordsTheFirstLineOfEachKey) {
+  Config c = must_parse(lines({"; comment",                   // 1
+                               "[global]",                    // 2
+                               "workers = 1",                 // 3
+                               "",                            // 4
+                               "user = nobody",               // 5
+                               "[route:web]",                 // 6
+                               "listen = 127.0.0.1:8080",     // 7
+                               "backend = 127.0.0.1:9001",    // 8
+                               "backend = 127.0.0.1:9002",    // 9
+                               "  filter = filter.so"}));     // 10
+  EXPECT_EQ(c.global.line, 2);
+  EXPECT_EQ(c.global.key_lines, (KeyLines{{"workers", 3}, {"user", 5}}));
+  ASSERT_EQ(c.routes.size(), 1u);
+  EXPECT_EQ(c.routes[0].key_lines,
+            (KeyLines{{"listen", 7}, {"backend", 8}, {"filter", 10}}));
+
+  Config no_global = must_parse(kRoute);
+  EXPECT_EQ(no_global.global.line, 0);
+  EXPECT_TRUE(no_global.global.key_lines.empty());
+}
+
 TEST(IniLoader, EveryKeyAccepted) {
   Config c = must_parse(lines({"[global]",
                                "workers = 1024",

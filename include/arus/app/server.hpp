@@ -43,7 +43,7 @@ class Server {
   Server(std::unique_ptr<StatsTable> stats, SnapshotPtr snapshot,
          std::unique_ptr<Reactor> control);
   // A listening socket for `route` (one per worker, SO_REUSEPORT); the error names the
-  // configuration file, the route's line and the address.
+  // configuration file, the `listen` line and the address.
   static Result<UniqueFd> listen_for(const Config& config, const RouteConfig& route);
   void on_signal(int signal_number) noexcept;
   // Validate, then swap: everything that can fail happens before anything changes.

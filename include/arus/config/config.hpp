@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +14,10 @@
 #include "arus/net/address.hpp"
 
 namespace arus {
+
+// The first line each key of a section was written on, so checks after loading (the run
+// user, filters, binding) can name the line at fault. A key left at its default is absent.
+using KeyLines = std::map<std::string, int, std::less<>>;
 
 enum class BalanceMode { kRoundRobin, kLeastConn, kSourceHash };
 
@@ -36,6 +42,7 @@ struct RouteConfig {
   uint32_t retries = 2;
   uint64_t max_connections = 0;  // 0 = no per-route cap
   int line = 0;                  // line of the [route:NAME] header
+  KeyLines key_lines;
 };
 
 struct GlobalConfig {
@@ -49,6 +56,8 @@ struct GlobalConfig {
   uint64_t grace_period_ms = 10000;
   std::string user;
   std::string group;
+  int line = 0;  // line of the [global] header; 0 when the file has none
+  KeyLines key_lines;
 };
 
 struct Config {
