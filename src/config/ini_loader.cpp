@@ -266,6 +266,11 @@ class Loader {
   Result<void> finish() {
     GlobalConfig& g = config_.global;
     g.plugin_dir = resolve_relative_path(path_, plugin_dir_);
+    if (!g.group.empty() && g.user.empty()) {
+      // Without a user the proxy switches nothing: the group would be silently ignored.
+      return make_error(global_keys_.at("group"), "[global]", "group",
+                        "set without 'user' (the group applies only when switching to a user)");
+    }
     if (routes_.empty()) return no_routes_error();
     for (size_t i = 0; i < routes_.size(); ++i) {
       RouteConfig& r = routes_[i].config;

@@ -313,5 +313,16 @@ TEST(IniLoaderErrors, PathAsGivenInMessages) {
             "/etc/arus/proxy.conf:1: [x] unknown section (expected [global] or [route:NAME])");
 }
 
+TEST(IniLoaderErrors, GroupWithoutUser) {
+  EXPECT_EQ(error_of(lines({"[global]", "workers = 1", "group = daemon"})),
+            "proxy.conf:3: [global] group: set without 'user' (the group applies only when "
+            "switching to a user)");
+  EXPECT_EQ(error_of(lines({"[global]", "group = daemon", "user ="})),
+            "proxy.conf:2: [global] group: set without 'user' (the group applies only when "
+            "switching to a user)");
+  EXPECT_EQ(error_of(lines({"[global]", "group = daemon", "user = nobody"}) + kRoute), "OK");
+  EXPECT_EQ(error_of(lines({"[global]", "group ="}) + kRoute), "OK");
+}
+
 }  // namespace
 }  // namespace arus
