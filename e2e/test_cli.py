@@ -160,6 +160,24 @@ class CliTest(ProxyTestCase):
         self.assertTrue(str(port) in out or "in use" in out.lower(), out)
         self.assertFalse(re.search(r" info started( |$)", out, re.M), out)
 
+    def test_stats_port_in_use_names_file_and_line(self):
+        port = free_port()
+        holder = socket.socket()
+        self.addCleanup(holder.close)
+        holder.bind(("127.0.0.1", port))
+        holder.listen(1)
+        text = ("[global]\n"                          # 1
+                "workers = 1\n"                       # 2
+                "stats_listen = 127.0.0.1:%d\n"       # 3
+                "[route:web]\n"                       # 4
+                "listen = 127.0.0.1:%d\n"             # 5
+                "backend = 127.0.0.1:9\n") % (port, free_port())  # 6
+        rc, out = self.run_bin("-c", self.write_text(text))
+        self.assertEqual(rc, 1, out)
+        self.assertIn("bad.conf:3: [global] stats_listen: bind 127.0.0.1:%d: " % port, out)
+        self.assertIn("in use", out.lower())
+        self.assertFalse(re.search(r" info started( |$)", out, re.M), out)
+
     def test_workers_flag(self):
         path, _ = self.valid_config()
         proxy = self.proxy(["-c", path, "-w", "3"])

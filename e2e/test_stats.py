@@ -1,13 +1,15 @@
 """The stats endpoint: /healthz, /metrics (Prometheus text) and /stats (JSON) report every
 route and backend from the start, count connections, bytes and connect errors, and answer
-404/405/400 to anything else."""
+404/405/400 to anything else; a reload that respells its address keeps its socket."""
 import signal
+import socket
 import unittest
 
 from harness import (Backend, Blackhole, ProxyTestCase, env, free_port, recv_until_closed,
                      roundtrip, wait_until)
 from harness import http
 from harness.client import connect
+from test_reload_triggers import ReloadCase
 
 
 class StatsTest(ProxyTestCase):
@@ -199,6 +201,28 @@ class BackendUpAcrossReloadTest(ProxyTestCase):
         proxy.wait_record("backend_up", env.t(5), backend=address)
         wait_until(lambda: backend_up() == 1, env.t(5), "arus_backend_up back to 1")
         self.assertTrue(backend_up_in_stats(), "/stats says the backend is up")
+
+
+class StatsListenReloadTest(ReloadCase):
+    """stats_listen is compared after resolution: the same address spelt another way is
+    the same listener, not a second bind of a port the proxy already holds."""
+
+    def test_respelt_stats_listen_keeps_its_socket(self):
+        first = socket.getaddrinfo("localhost", self.stats_port, type=socket.SOCK_STREAM)[0]
+        if first[4][0] != "127.0.0.1":
+            self.skipTest(f"localhost resolves to {first[4][0]} first, not 127.0.0.1")
+        route = self.route("web", [self.backend("echo")])
+        self.launch([route])
+        generation = self.generation()
+        mark = self.p.mark()
+        self.write_by_rename(self.render([route], stats_listen=f"localhost:{self.stats_port}"))
+        line = self.p.wait_line(lambda l: " reloaded " in l or " reload_failed " in l,
+                                env.t(10), "the reload's outcome", start=mark)
+        self.assertIn(" reloaded ", line, self.p.tail())
+        self.assertEqual(self.reloads("error"), 0, self.p.tail())
+        self.assertGreater(self.generation(), generation)
+        status, _, body = http.request(self.stats_port, "/healthz", env.t(5))
+        self.assertEqual((status, body.strip()), (200, b"ok"))
 
 
 if __name__ == "__main__":

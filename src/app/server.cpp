@@ -56,6 +56,12 @@ Result<UniqueFd> Server::listen_for(const Config& config, const RouteConfig& rou
   return fd;
 }
 
+Result<UniqueFd> Server::stats_listener_for(const Config& config) {
+  auto fd = StatsServer::open_listener(config.global.stats_listen);
+  if (!fd) return global_key_error(config, "stats_listen", fd.error().message);
+  return fd;
+}
+
 unsigned available_cpus() noexcept {
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof set, &set) == 0) {
@@ -91,8 +97,8 @@ Result<std::unique_ptr<Server>> Server::create(ConfigPtr config, unsigned worker
   }
   const GlobalConfig& global = snapshot->config->global;
   if (!global.stats_listen_name.empty()) {
-    auto fd = StatsServer::open_listener(global.stats_listen);
-    if (!fd) return Error{"stats_listen " + global.stats_listen_name + ": " + fd.error().message};
+    auto fd = stats_listener_for(*snapshot->config);
+    if (!fd) return std::move(fd).error();
     StatsTable* table = server->stats_.get();
     auto stats_server = StatsServer::create(*server->control_, std::move(*fd),
                                             [table] { return table->snapshot(); });

@@ -59,13 +59,13 @@ Result<void> Server::try_reload(ReloadTrigger trigger) {
       (*sockets)[i] = std::move(*fd);
     }
   }
+  // Compared after resolution, as listeners are: "localhost:9090" respelt from
+  // "127.0.0.1:9090" keeps its socket (binding it again would fail: it is in use).
   UniqueFd stats_fd;
-  bool stats_moved = config->global.stats_listen_name != running.global.stats_listen_name;
-  if (stats_moved && !config->global.stats_listen_name.empty()) {
-    auto fd = StatsServer::open_listener(config->global.stats_listen);
-    if (!fd) {
-      return Error{"stats_listen " + config->global.stats_listen_name + ": " + fd.error().message};
-    }
+  bool stats_moved = config->global.stats_listen != running.global.stats_listen;
+  if (stats_moved && !config->global.stats_listen.empty()) {
+    auto fd = stats_listener_for(*config);
+    if (!fd) return std::move(fd).error();
     stats_fd = std::move(*fd);
   }
 

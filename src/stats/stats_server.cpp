@@ -293,9 +293,7 @@ class StatsServer::Client final : public EventHandler, public Timer {
 };
 
 Result<UniqueFd> StatsServer::open_listener(const SocketAddress& address) {
-  Result<UniqueFd> fd = listen_tcp(address, /*reuse_port=*/false, kListenBacklog);
-  if (!fd) return Error{"stats_listen: " + fd.error().message};
-  return fd;
+  return listen_tcp(address, /*reuse_port=*/false, kListenBacklog);
 }
 
 Result<std::unique_ptr<StatsServer>> StatsServer::create(Reactor& reactor, UniqueFd listener,

@@ -45,6 +45,8 @@ class Server {
   // A listening socket for `route` (one per worker, SO_REUSEPORT); the error names the
   // configuration file, the `listen` line and the address.
   static Result<UniqueFd> listen_for(const Config& config, const RouteConfig& route);
+  // The stats endpoint's listening socket; the error names the `stats_listen` line.
+  static Result<UniqueFd> stats_listener_for(const Config& config);
   void on_signal(int signal_number) noexcept;
   // Validate, then swap: everything that can fail happens before anything changes.
   void reload(ReloadTrigger trigger) noexcept;

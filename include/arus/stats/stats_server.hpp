@@ -29,6 +29,8 @@ class StatsServer : private EventHandler {
  public:
   // A non-blocking, close-on-exec TCP socket bound to `address` (SO_REUSEADDR) and
   // listening. Separate from create() so it can be bound before privileges are dropped.
+  // The error names the address ("bind 127.0.0.1:9090: Address already in use"); the
+  // caller adds where it was configured.
   static Result<UniqueFd> open_listener(const SocketAddress& address);
 
   // Serves on `listener` (from open_listener or equivalent) through `reactor`, which must
