@@ -6,14 +6,14 @@
 #include <limits.h>
 #include <pwd.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
+
+#include "arus/plugin/source_safety.hpp"
 
 namespace arus {
 namespace {
@@ -49,57 +49,6 @@ int lookup_entry(Lookup lookup, Entry& entry, std::vector<char>& buffer, bool& f
     if (rc == ENOENT || rc == ESRCH || rc == EBADF || rc == EPERM) return 0;
     return rc;
   }
-}
-
-// The groups whose write bits apply to `uid`: the account's primary and supplementary
-// groups, and this process's own when `uid` is the process's effective user.
-std::vector<gid_t> groups_of(uid_t uid) {
-  std::vector<gid_t> groups;
-  passwd entry;
-  std::vector<char> buffer;
-  bool found = false;
-  int rc = lookup_entry(
-      [uid](passwd* e, char* b, size_t n, passwd** r) { return getpwuid_r(uid, e, b, n, r); },
-      entry, buffer, found);
-  if (rc == 0 && found) {
-    int count = 32;
-    std::vector<gid_t> list(static_cast<size_t>(count));
-    while (getgrouplist(entry.pw_name, entry.pw_gid, list.data(), &count) < 0 &&
-           static_cast<size_t>(count) > list.size()) {
-      list.resize(static_cast<size_t>(count));
-    }
-    list.resize(std::min(list.size(), static_cast<size_t>(std::max(count, 0))));
-    groups.insert(groups.end(), list.begin(), list.end());
-    groups.push_back(entry.pw_gid);
-  }
-  if (uid == geteuid()) {
-    groups.push_back(getegid());
-    int count = getgroups(0, nullptr);
-    if (count > 0) {
-      std::vector<gid_t> list(static_cast<size_t>(count));
-      count = getgroups(count, list.data());
-      if (count > 0) groups.insert(groups.end(), list.begin(), list.begin() + count);
-    }
-  }
-  return groups;
-}
-
-// Whether the mode bits let `uid` (with `groups`) change the entries of `folder` (whose
-// stat is `st`), leaving aside a folder the user owns (its own files), for a parent
-// folder the sticky bit (only an entry's owner may rename or remove it there), and a
-// read-only mount (a Kubernetes ConfigMap volume shows mode 0777 but is read-only).
-bool writable_by_other_than_owner(const std::string& folder, const struct stat& st, uid_t uid,
-                                  const std::vector<gid_t>& groups, bool is_parent) {
-  if (st.st_uid == uid) return false;
-  if (is_parent && (st.st_mode & S_ISVTX)) return false;
-  if (!(st.st_mode & (S_IWOTH | S_IWGRP))) return false;
-  struct statvfs fs;
-  if (statvfs(folder.c_str(), &fs) == 0 && (fs.f_flag & ST_RDONLY)) return false;
-  if (st.st_mode & S_IWOTH) return true;
-  if (st.st_mode & S_IWGRP) {
-    return std::find(groups.begin(), groups.end(), st.st_gid) != groups.end();
-  }
-  return false;
 }
 
 // "/a/b/c" -> "/", "/a", "/a/b": the folders above `path` (absolute), as written.
@@ -199,32 +148,29 @@ Result<void> drop_privileges(const std::string& user, const std::string& group) 
 }
 
 Result<void> check_plugin_dir_safe(const std::string& plugin_dir, uid_t run_uid) {
-  const std::string display = "plugin_dir " + plugin_dir;
   std::string given = plugin_dir.empty() ? "." : plugin_dir;
   if (given.front() != '/') {
     char cwd[PATH_MAX];
-    if (getcwd(cwd, sizeof cwd) == nullptr) return posix_error(display + ": getcwd", errno);
+    if (getcwd(cwd, sizeof cwd) == nullptr) return posix_error(plugin_dir + ": getcwd", errno);
     given = std::string(cwd) + (cwd[1] == '\0' ? "" : "/") + given;
   }
   char real_buf[PATH_MAX];
-  if (realpath(given.c_str(), real_buf) == nullptr) return posix_error(display, errno);
+  if (realpath(given.c_str(), real_buf) == nullptr) return posix_error(plugin_dir, errno);
   const std::string real = real_buf;
 
-  const std::vector<gid_t> groups = groups_of(run_uid);
-  auto refuse = [&](const std::string& folder, const struct stat& st) {
-    return Error{display + ": refused: " + folder + " is writable by uid " +
-                 std::to_string(run_uid) + " (mode " + octal_mode(st.st_mode) + ", owner uid " +
-                 std::to_string(st.st_uid) + ", group gid " + std::to_string(st.st_gid) +
-                 "): a filter folder and the folders above it must not be writable by the "
-                 "user the proxy runs as, unless that user owns them"};
+  auto check = [&](const std::string& folder, const struct stat& st, bool is_parent) {
+    std::string reason = unsafe_source_reason(folder, st, run_uid, is_parent);
+    if (reason.empty()) return Result<void>();
+    return Result<void>(Error{plugin_dir + ": refused: " + folder + " is " + reason + " (mode " +
+                              octal_mode(st.st_mode) + ", owner uid " +
+                              std::to_string(st.st_uid) + ", group gid " +
+                              std::to_string(st.st_gid) + ")"});
   };
 
   struct stat st;
-  if (stat(real.c_str(), &st) != 0) return posix_error(display + ": " + real, errno);
-  if (!S_ISDIR(st.st_mode)) return Error{display + ": " + real + " is not a folder"};
-  if (writable_by_other_than_owner(real, st, run_uid, groups, /*is_parent=*/false)) {
-    return refuse(real, st);
-  }
+  if (stat(real.c_str(), &st) != 0) return posix_error(plugin_dir + ": " + real, errno);
+  if (!S_ISDIR(st.st_mode)) return Error{plugin_dir + ": " + real + " is not a folder"};
+  if (Result<void> checked = check(real, st, /*is_parent=*/false); !checked) return checked;
 
   // Whoever can rename an entry in a parent can swap the whole folder, so the parents
   // of the resolved path and of the path as written (a symlink such as a Kubernetes
@@ -232,11 +178,9 @@ Result<void> check_plugin_dir_safe(const std::string& plugin_dir, uid_t run_uid)
   std::vector<std::string> folders = parents_of(real);
   for (std::string& parent : parents_of(given)) folders.push_back(std::move(parent));
   for (const std::string& folder : folders) {
-    if (lstat(folder.c_str(), &st) != 0) return posix_error(display + ": " + folder, errno);
+    if (lstat(folder.c_str(), &st) != 0) return posix_error(plugin_dir + ": " + folder, errno);
     if (!S_ISDIR(st.st_mode)) continue;  // a symlink: what matters is the folder holding it
-    if (writable_by_other_than_owner(folder, st, run_uid, groups, /*is_parent=*/true)) {
-      return refuse(folder, st);
-    }
+    if (Result<void> checked = check(folder, st, /*is_parent=*/true); !checked) return checked;
   }
   return {};
 }

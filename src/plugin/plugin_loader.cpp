@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "arus/core/log.hpp"
+#include "arus/plugin/source_safety.hpp"
 
 #ifndef MFD_EXEC
 #define MFD_EXEC 0x0010U  // Linux 6.3+: the copy must stay mappable as code
@@ -49,7 +50,7 @@ Result<std::string> opened_path(int fd, const std::string& display) {
 }
 
 Result<void> check_file(int fd, const std::string& display, const std::string& dir_real,
-                        std::string* source_path) {
+                        uid_t run_uid, std::string* source_path) {
   struct stat st;
   if (::fstat(fd, &st) != 0) return posix_error(display + ": stat", errno);
   if (!S_ISREG(st.st_mode)) return refused(display, "not a regular file");
@@ -58,15 +59,36 @@ Result<void> check_file(int fd, const std::string& display, const std::string& d
   if (!is_inside(dir_real, *real)) {
     return refused(display, "outside plugin_dir (" + *real + " is not under " + dir_real + ")");
   }
-  if (st.st_mode & S_IWOTH) return refused(display, "world-writable");
-  uid_t euid = ::geteuid();
-  if (st.st_uid != euid && st.st_uid != 0) {
-    return refused(display, "owned by uid " + std::to_string(st.st_uid) +
-                                ", neither the proxy's user (uid " + std::to_string(euid) +
-                                ") nor root");
+  if (std::string reason = unsafe_source_reason(proc_fd_path(fd), st, run_uid); !reason.empty()) {
+    return refused(display, reason);
   }
   *source_path = std::move(*real);
   return {};
+}
+
+struct CheckedFile {
+  UniqueFd fd;
+  std::string source_path;  // resolved
+};
+
+// Opens `display` (plugin_dir joined with the file name; opening runs no code) and checks
+// the open file.
+Result<CheckedFile> open_checked(const std::string& plugin_dir, const std::string& display,
+                                 uid_t run_uid) {
+  char dir_buf[PATH_MAX];
+  if (::realpath(plugin_dir.empty() ? "." : plugin_dir.c_str(), dir_buf) == nullptr) {
+    return posix_error(display + ": plugin_dir " + plugin_dir, errno);
+  }
+  // O_NONBLOCK: opening a FIFO planted in plugin_dir must not hang the reload.
+  CheckedFile file{UniqueFd(::open(display.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)),
+                   {}};
+  if (!file.fd) return posix_error(display + ": cannot open", errno);
+  if (Result<void> checked = check_file(file.fd.get(), display, dir_buf, run_uid,
+                                        &file.source_path);
+      !checked) {
+    return std::move(checked).error();
+  }
+  return file;
 }
 
 // Copies the file into a sealed in-memory file. dlopen of that copy maps bytes nobody
@@ -138,22 +160,12 @@ FilterPlugin::~FilterPlugin() {
 Result<std::shared_ptr<const FilterPlugin>> load_filter(const std::string& plugin_dir,
                                                         const std::string& file_name) {
   const std::string display = join_path(plugin_dir, file_name);
-  char dir_buf[PATH_MAX];
-  if (::realpath(plugin_dir.empty() ? "." : plugin_dir.c_str(), dir_buf) == nullptr) {
-    return posix_error(display + ": plugin_dir " + plugin_dir, errno);
-  }
-  const std::string dir_real = dir_buf;
-
-  // O_NONBLOCK: opening a FIFO planted in plugin_dir must not hang the reload.
-  UniqueFd file(::open(display.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-  if (!file) return posix_error(display + ": cannot open", errno);
-  std::string source_path;
-  if (Result<void> checked = check_file(file.get(), display, dir_real, &source_path); !checked) {
-    return std::move(checked).error();
-  }
-  Result<UniqueFd> copy = private_copy(file.get(), display, file_name);
+  // Checked again here, as the user the proxy runs as, on the very file that is copied.
+  Result<CheckedFile> file = open_checked(plugin_dir, display, ::geteuid());
+  if (!file) return std::move(file).error();
+  Result<UniqueFd> copy = private_copy(file->fd.get(), display, file_name);
   if (!copy) return std::move(copy).error();
-  file.reset();
+  file->fd.reset();
 
   const std::string copy_path = proc_fd_path(copy->get());
   void* handle = ::dlopen(copy_path.c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -199,7 +211,16 @@ Result<std::shared_ptr<const FilterPlugin>> load_filter(const std::string& plugi
 
   guard.handle = nullptr;
   return std::make_shared<const FilterPlugin>(
-      FilterPlugin::Passkey(), display, std::move(source_path), std::move(*copy), handle, api);
+      FilterPlugin::Passkey(), display, std::move(file->source_path), std::move(*copy), handle,
+      api);
+}
+
+Result<void> check_filter_file(const std::string& plugin_dir, const std::string& file_name,
+                               uid_t run_uid) {
+  Result<CheckedFile> file =
+      open_checked(plugin_dir, join_path(plugin_dir, file_name), run_uid);
+  if (!file) return std::move(file).error();
+  return {};
 }
 
 }  // namespace arus

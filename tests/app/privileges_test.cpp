@@ -191,8 +191,9 @@ class PluginDirTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(path), nullptr);
     root_ = path;
     ASSERT_EQ(chmod(root_.c_str(), 0755), 0);
-    // Some uid other than ours: the user the proxy would run as.
-    other_uid_ = geteuid() == 65534 ? 65533 : 65534;
+    // The user the proxy would run as: another one when we are root (who owns the tree),
+    // else ourselves, since the tree must belong to root or the run user.
+    other_uid_ = geteuid() != 0 ? geteuid() : 65534;
   }
   void TearDown() override {
     std::string command = "chmod -R u+rwx '" + root_ + "' && rm -rf '" + root_ + "'";
@@ -203,6 +204,11 @@ class PluginDirTest : public ::testing::Test {
     EXPECT_EQ(mkdir(path.c_str(), 0700), 0) << path;
     EXPECT_EQ(chmod(path.c_str(), mode), 0) << path;  // chmod: not masked by the umask
     return path;
+  }
+  // "FOLDER: refused: WHAT is REASON (mode ...": the start of a refusal.
+  static std::string refusal(const std::string& folder, const std::string& what,
+                             const std::string& reason) {
+    return folder + ": refused: " + what + " is " + reason + " (mode ";
   }
 
   std::string root_;
@@ -219,12 +225,9 @@ TEST_F(PluginDirTest, FolderWritableByEveryoneIsRefusedNamingIt) {
   std::string dir = folder("filters", 0777);
   auto checked = check_plugin_dir_safe(dir, other_uid_);
   ASSERT_FALSE(checked.ok());
-  const std::string& message = checked.error().message;
-  EXPECT_EQ(message.rfind("plugin_dir " + dir + ": refused: " + dir + " is writable by uid " +
-                              std::to_string(other_uid_) + " (mode 0777",
-                          0),
-            0u)
-      << message;
+  EXPECT_EQ(checked.error().message, refusal(dir, dir, "world-writable") + "0777, owner uid " +
+                                         std::to_string(geteuid()) + ", group gid " +
+                                         std::to_string(getegid()) + ")");
 }
 
 TEST_F(PluginDirTest, StickyFolderItselfIsStillRefused) {
@@ -232,10 +235,26 @@ TEST_F(PluginDirTest, StickyFolderItselfIsStillRefused) {
   EXPECT_FALSE(check_plugin_dir_safe(dir, other_uid_).ok());
 }
 
-TEST_F(PluginDirTest, OwnerMayWriteItsOwnFolder) {
-  std::string dir = folder("filters", 0777);
+TEST_F(PluginDirTest, OwnersFolderIsAcceptedUnlessOthersMayWriteIt) {
+  std::string dir = folder("filters", 0755);
   auto checked = check_plugin_dir_safe(dir, geteuid());
   EXPECT_TRUE(checked.ok()) << checked.error().message;
+  ASSERT_EQ(chmod(dir.c_str(), 0757), 0);
+  EXPECT_FALSE(check_plugin_dir_safe(dir, geteuid()).ok());
+}
+
+TEST_F(PluginDirTest, FolderOfAnotherUserIsRefused) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to give a folder to another user";
+  std::string dir = folder("filters", 0755);
+  ASSERT_EQ(chown(dir.c_str(), 12345, 0), 0);
+  auto checked = check_plugin_dir_safe(dir, other_uid_);
+  ASSERT_FALSE(checked.ok());
+  EXPECT_EQ(checked.error().message.rfind(
+                refusal(dir, dir, "owned by uid 12345, neither the proxy's user (uid " +
+                                      std::to_string(other_uid_) + ") nor root"),
+                0),
+            0u)
+      << checked.error().message;
 }
 
 TEST_F(PluginDirTest, WritableParentIsRefusedNamingTheParent) {
@@ -243,8 +262,7 @@ TEST_F(PluginDirTest, WritableParentIsRefusedNamingTheParent) {
   std::string dir = folder("parent/filters", 0755);
   auto checked = check_plugin_dir_safe(dir, other_uid_);
   ASSERT_FALSE(checked.ok());
-  EXPECT_NE(checked.error().message.find(": refused: " + parent + " is writable"),
-            std::string::npos)
+  EXPECT_EQ(checked.error().message.rfind(refusal(dir, parent, "world-writable"), 0), 0u)
       << checked.error().message;
 }
 
@@ -261,7 +279,8 @@ TEST_F(PluginDirTest, SymlinkInAWritableFolderIsRefused) {
   ASSERT_EQ(symlink(target.c_str(), (links + "/filters").c_str()), 0);
   auto checked = check_plugin_dir_safe(links + "/filters", other_uid_);
   ASSERT_FALSE(checked.ok());
-  EXPECT_NE(checked.error().message.find(": refused: " + links + " is writable"), std::string::npos)
+  EXPECT_NE(checked.error().message.find(": refused: " + links + " is world-writable"),
+            std::string::npos)
       << checked.error().message;
 }
 
@@ -271,7 +290,7 @@ TEST_F(PluginDirTest, SymlinkToAWritableFolderIsRefused) {
   ASSERT_EQ(symlink(target.c_str(), (links + "/filters").c_str()), 0);
   auto checked = check_plugin_dir_safe(links + "/filters", other_uid_);
   ASSERT_FALSE(checked.ok());
-  EXPECT_NE(checked.error().message.find(": refused: " + target + " is writable"),
+  EXPECT_NE(checked.error().message.find(": refused: " + target + " is world-writable"),
             std::string::npos)
       << checked.error().message;
 }
@@ -279,7 +298,7 @@ TEST_F(PluginDirTest, SymlinkToAWritableFolderIsRefused) {
 TEST_F(PluginDirTest, MissingFolderIsNamed) {
   auto checked = check_plugin_dir_safe(root_ + "/absent", other_uid_);
   ASSERT_FALSE(checked.ok());
-  EXPECT_EQ(checked.error().message, "plugin_dir " + root_ + "/absent: No such file or directory");
+  EXPECT_EQ(checked.error().message, root_ + "/absent: No such file or directory");
 }
 
 TEST_F(PluginDirTest, ReadOnlyMountIsAcceptedWhateverItsMode) {
@@ -304,14 +323,26 @@ TEST_F(PluginDirTest, ReadOnlyMountIsAcceptedWhateverItsMode) {
   EXPECT_EQ(report, "");
 }
 
-TEST_F(PluginDirTest, GroupWriteCountsOnlyForTheGroupsMembers) {
+// Any member of a group may plant code, and membership changes behind the proxy's back:
+// group write is accepted only for root's group, whoever the run user is.
+TEST_F(PluginDirTest, GroupWriteIsAcceptedOnlyForRootsGroup) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to give the folder another group";
   auto nobody = account_named("nobody");
-  if (!nobody) GTEST_SKIP() << "no user 'nobody'";
+  group* daemon_group = getgrnam("daemon");
+  if (!nobody || daemon_group == nullptr) GTEST_SKIP() << "no user 'nobody' or group 'daemon'";
   std::string dir = folder("filters", 0775);
-  ASSERT_EQ(chown(dir.c_str(), 0, nobody->gid), 0);
-  ASSERT_EQ(chmod(dir.c_str(), 0775), 0);
-  EXPECT_FALSE(check_plugin_dir_safe(dir, nobody->uid).ok()) << "nobody is in its own group";
+  for (gid_t gid : {nobody->gid, daemon_group->gr_gid}) {
+    ASSERT_EQ(chown(dir.c_str(), 0, gid), 0);
+    ASSERT_EQ(chmod(dir.c_str(), 0775), 0);
+    auto checked = check_plugin_dir_safe(dir, nobody->uid);
+    ASSERT_FALSE(checked.ok()) << "gid " << gid;
+    EXPECT_EQ(checked.error().message.rfind(
+                  refusal(dir, dir, "group-writable by gid " + std::to_string(gid) +
+                                        " (only root's group, gid 0, may write)"),
+                  0),
+              0u)
+        << checked.error().message;
+  }
   ASSERT_EQ(chown(dir.c_str(), 0, 0), 0);
   ASSERT_EQ(chmod(dir.c_str(), 0775), 0);
   auto checked = check_plugin_dir_safe(dir, nobody->uid);

@@ -188,6 +188,51 @@ TEST_F(PluginLoaderTest, RefusesAFileOfAnotherUser) {
                 std::to_string(::geteuid()) + ") nor root");
 }
 
+// Issue 12: root:nogroup 0664 passed, and any member of nogroup could rewrite the code.
+TEST_F(PluginLoaderTest, RefusesAFileWritableByAGroupOtherThanRoots) {
+  build("shared.so");
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give a file another group";
+  ASSERT_EQ(::chown(path("shared.so").c_str(), 0, 65534), 0);
+  ASSERT_EQ(::chmod(path("shared.so").c_str(), 0664), 0);
+  auto plugin = load_filter(dir_.path(), "shared.so");
+  ASSERT_FALSE(plugin.ok());
+  EXPECT_EQ(plugin.error().message,
+            path("shared.so") +
+                ": refused: group-writable by gid 65534 (only root's group, gid 0, may write)");
+  ASSERT_EQ(::chown(path("shared.so").c_str(), 0, 0), 0);
+  ASSERT_EQ(::chmod(path("shared.so").c_str(), 0664), 0);
+  auto roots = load_filter(dir_.path(), "shared.so");
+  EXPECT_TRUE(roots.ok()) << roots.error().message;
+}
+
+// check_filter_file judges for the given user, not the one running the check (-t as root
+// for a proxy that will run as another user).
+TEST_F(PluginLoaderTest, CheckFilterFileJudgesForTheRunUser) {
+  build("mine.so");
+  const uid_t me = ::geteuid();
+  const uid_t other = me == 65534 ? 65533 : 65534;
+  auto as_me = check_filter_file(dir_.path(), "mine.so", me);
+  EXPECT_TRUE(as_me.ok()) << as_me.error().message;
+  if (me == 0) return;  // root's files are fine for every run user
+  auto as_other = check_filter_file(dir_.path(), "mine.so", other);
+  ASSERT_FALSE(as_other.ok());
+  EXPECT_EQ(as_other.error().message,
+            path("mine.so") + ": refused: owned by uid " + std::to_string(me) +
+                ", neither the proxy's user (uid " + std::to_string(other) + ") nor root");
+}
+
+TEST_F(PluginLoaderTest, CheckFilterFileNamesTheSameRefusalsAsLoading) {
+  build("open.so");
+  ASSERT_EQ(::chmod(path("open.so").c_str(), 0666), 0);
+  auto checked = check_filter_file(dir_.path(), "open.so", ::geteuid());
+  ASSERT_FALSE(checked.ok());
+  EXPECT_EQ(checked.error().message, path("open.so") + ": refused: world-writable");
+  auto missing = check_filter_file(dir_.path(), "absent.so", ::geteuid());
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().message,
+            path("absent.so") + ": cannot open: No such file or directory");
+}
+
 TEST_F(PluginLoaderTest, RefusesWhatIsNotARegularFile) {
   ASSERT_EQ(::mkdir(path("dir.so").c_str(), 0755), 0);
   auto directory = load_filter(dir_.path(), "dir.so");

@@ -33,16 +33,15 @@ Result<RunIdentity> resolve_run_identity(const std::string& user, const std::str
 // applies the ids to every thread, but nothing must run in between.
 Result<void> drop_privileges(const std::string& user, const std::string& group);
 
-// Refuses to load filters from `plugin_dir` when the user `run_uid` could change what is
-// in it: when the group or other write bits let that user write the folder, or a folder
-// above it, that the user does not own. A parent with the sticky bit (like /tmp) and a
-// folder on a read-only mount (a Kubernetes ConfigMap volume shows mode 0777) do not
-// count. The path as written and the path with symlinks resolved are both checked.
-// Capabilities are ignored: for root, too, only the mode bits count. Errors name the
-// folder, the uid and the mode, e.g. "plugin_dir /srv/f: refused: /srv/f is writable by
-// uid 65534 (mode 0777, owner uid 0, group gid 0): ...". Call at start-up with the uid
-// the proxy will run as (geteuid() when `user` is empty) and before each reload with
-// geteuid(); pointless when no route has a filter.
+// Refuses to load filters from `plugin_dir` when someone other than root and the user
+// `run_uid` could change what is in it: the folder, and every folder above it, must meet
+// unsafe_source_reason() (include/arus/plugin/source_safety.hpp): owned by root or that
+// user, no write for others, group write only for root's group, except that a sticky
+// parent (like /tmp) may be writable. The path as written and the path with symlinks
+// resolved are both checked. Errors name the folder, the reason and the mode, e.g.
+// "/srv/f: refused: /srv/f is world-writable (mode 0777, owner uid 0, group gid 0)"
+// (the caller adds the file, line and key). Call before any filter is loaded, with the
+// uid the proxy runs as, or will run as once privileges are dropped.
 Result<void> check_plugin_dir_safe(const std::string& plugin_dir, uid_t run_uid);
 
 }  // namespace arus

@@ -3,6 +3,8 @@
 // between threads; it is unloaded (dlclose) when its last shared_ptr goes away.
 #pragma once
 
+#include <sys/types.h>
+
 #include <memory>
 #include <string>
 
@@ -53,8 +55,9 @@ class FilterPlugin {
 
 // Loads `file_name` from `plugin_dir`. Refuses, with "<plugin_dir>/<file_name>: <reason>":
 // a file that cannot be opened, one whose resolved path is outside plugin_dir (also via
-// symlinks or ".."), one that is not a regular file, world-writable, or not owned by the
-// effective user or root; a file dlopen rejects; a missing entry point
+// symlinks or ".."), one that is not a regular file, or that someone other than root and
+// the effective user could change (unsafe_source_reason(), plugin/source_safety.hpp);
+// a file dlopen rejects; a missing entry point
 // (arus_filter_entry), another ABI version, a descriptor too small or with a missing
 // function. The bytes are copied to a private in-memory file first and that copy is
 // loaded, so replacing or rewriting the original never touches running code, and
@@ -63,5 +66,12 @@ class FilterPlugin {
 // on a worker. Thread-safe.
 Result<std::shared_ptr<const FilterPlugin>> load_filter(const std::string& plugin_dir,
                                                         const std::string& file_name);
+
+// The checks load_filter makes on the file before it copies it, with the same errors,
+// but against `run_uid` (the user the proxy runs as, or will once privileges are
+// dropped) and loading nothing: opening the file runs no code. For checking every filter
+// before the first one is loaded, and for -t. Thread-safe.
+Result<void> check_filter_file(const std::string& plugin_dir, const std::string& file_name,
+                               uid_t run_uid);
 
 }  // namespace arus
