@@ -130,6 +130,21 @@ class CliTest(ProxyTestCase):
                 self.assertEqual(rc, 1, out)
                 self.assertIn("bad.conf:3: [global] group: set without 'user'", out)
 
+    def test_check_unknown_user_names_file_and_line(self):
+        text = ("[global]\n"                          # 1
+                "workers = 1\n"                       # 2
+                "user = arus-no-such-user\n"          # 3
+                "[route:web]\n"                       # 4
+                "listen = 127.0.0.1:%d\n"             # 5
+                "backend = 127.0.0.1:9\n") % free_port()  # 6
+        path = self.write_text(text)
+        for args in (("-t",), ()):
+            with self.subTest(args=args):
+                rc, out = self.run_bin("-c", path, *args)
+                self.assertEqual(rc, 1, out)
+                self.assertIn("bad.conf:3: [global] user: user 'arus-no-such-user': no such user",
+                              out)
+
     def test_missing_config_file(self):
         missing = os.path.join(self.workdir, "nope.conf")
         for args in (("-c", missing), ("-c", missing, "-t")):

@@ -2,7 +2,9 @@
 (one below port 1024 here) and then runs, every thread of it, as the configured user and
 group for good, still relaying and still running filters from a folder that user cannot
 write; it refuses to start with an unknown user or with a plugin_dir that user can write.
-Skipped unless run as root."""
+Filter code never runs as root: a filter loads only after the switch, and a filter file
+or folder someone else could change is refused before any of its code runs, at start, at
+reload and by -t. Skipped unless run as root."""
 import grp
 import os
 import pwd
@@ -11,13 +13,48 @@ import shutil
 import signal
 import socket
 import stat
+import subprocess
 import tempfile
 import unittest
 
 from harness import (ProxyTestCase, config, env, free_port, http, recv_exact, roundtrip,
                      wait_until)
+from harness.proxy import child_env
 
 PLUGIN = os.path.join(env.PLUGIN_DIR, "filter.so")
+CC = shutil.which("cc")
+
+# A pass-through filter that appends "ctor uid=N" (when loaded) and "create uid=N" (when
+# created for a route) to the file MARKER: the proof of whether, and as whom, its code ran.
+MARKER_SOURCE = r"""
+#include <stdio.h>
+#include <unistd.h>
+#include "arus/filter.h"
+static void mark(const char* what) {
+  FILE* f = fopen(MARKER, "a");
+  if (f) { fprintf(f, "%s uid=%d\n", what, (int)geteuid()); fclose(f); }
+}
+__attribute__((constructor)) static void on_load(void) { mark("ctor"); }
+static int f_create(const char* a, void** rs, char* e, size_t n) {
+  (void)a; (void)e; (void)n; *rs = 0; mark("create"); return 0;
+}
+static void f_destroy(void* rs) { (void)rs; }
+static int f_open(void* rs, const struct arus_conn_info* c, void** cs) {
+  (void)rs; (void)c; *cs = 0; return 0;
+}
+static void f_close(void* cs) { (void)cs; }
+static int f_transform(void* cs, int dir, const uint8_t* in, size_t in_len, uint8_t* out,
+                       size_t out_cap, size_t* in_used, size_t* out_len, uint32_t flags) {
+  size_t n = in_len < out_cap ? in_len : out_cap, i;
+  (void)cs; (void)dir; (void)flags;
+  for (i = 0; i < n; ++i) out[i] = in[i];
+  *in_used = n; *out_len = n;
+  return ARUS_FILTER_CONTINUE;
+}
+static const struct arus_filter_api api = {ARUS_FILTER_ABI_VERSION,
+  sizeof(struct arus_filter_api), "marker", f_create, f_destroy, f_open, f_close, f_transform};
+const struct arus_filter_api* arus_filter_entry(void) { return &api; }
+"""
 
 
 def account(name):
@@ -46,6 +83,11 @@ def identity(pid):
         out.append((tuple(int(v) for v in fields["Uid"]), tuple(int(v) for v in fields["Gid"]),
                     sorted(int(v) for v in fields.get("Groups", []))))
     return out
+
+
+def line_of(text, wanted) -> int:
+    """The number of the line of `text` that is `wanted`."""
+    return text.splitlines().index(wanted) + 1
 
 
 def free_low_port() -> int:
@@ -168,6 +210,108 @@ class PrivilegesTest(ProxyTestCase):
         self.assertIn(folder, out)
         self.assertIn("writable", out)
         self.assertNotIn(" info started", out)
+
+    # -- filter code and the run user ---------------------------------------------------
+    def marker_filter(self, folder, name, owner_gid=0, mode=0o644):
+        """Compiles the marker filter to folder/name (owner root, group `owner_gid`, `mode`);
+        returns the marker file its code writes to (in a folder everyone may write, so a
+        missing marker means the code never ran, whoever it would have run as)."""
+        markers = os.path.join(self.confdir, "markers")
+        os.makedirs(markers, exist_ok=True)
+        os.chmod(markers, 0o777)
+        marker = os.path.join(markers, name + ".ran")
+        src = os.path.join(self.confdir, name + ".c")
+        with open(src, "w") as f:
+            f.write(MARKER_SOURCE)
+        out = os.path.join(folder, name)
+        subprocess.run([CC, "-std=c99", "-O1", "-fPIC", "-shared",
+                        "-I" + str(env.REPO_DIR / "include"), f'-DMARKER="{marker}"', src,
+                        "-o", out], check=True, timeout=120)
+        os.chown(out, 0, owner_gid)
+        os.chmod(out, mode)
+        return marker
+
+    def plugin_folder(self, name="filters", mode=0o755):
+        folder = os.path.join(self.confdir, name)
+        os.mkdir(folder)
+        os.chmod(folder, mode)
+        return folder
+
+    @staticmethod
+    def ran(marker):
+        """The lines the marker filter wrote: [] when its code never ran."""
+        try:
+            with open(marker) as f:
+                return f.read().split()
+        except FileNotFoundError:
+            return []
+
+    @unittest.skipUnless(CC, "no C compiler (cc)")
+    def test_filter_code_runs_only_as_the_user(self):
+        folder = self.plugin_folder()
+        marker = self.marker_filter(folder, "marker.so")
+        echo = self.backend("echo")
+        route = self.route("m", [echo], filter="marker.so")
+        proxy = self.proxy(["-c", self.write([route], {"user": "nobody", "plugin_dir": folder})])
+        self.assert_runs_as(proxy, NOBODY.pw_uid, NOBODY.pw_gid)
+        roundtrip(self.client(route.port), b"through the marker filter\n", env.t(5))
+        nobody = f"uid={NOBODY.pw_uid}"
+        self.assertEqual(self.ran(marker), ["ctor", nobody, "create", nobody], proxy.tail())
+
+    @unittest.skipUnless(CC, "no C compiler (cc)")
+    def test_group_writable_filter_is_refused_before_its_code_runs(self):
+        folder = self.plugin_folder()
+        marker = self.marker_filter(folder, "shared.so", owner_gid=NOBODY.pw_gid, mode=0o664)
+        route = self.route("m", ["127.0.0.1:9"], filter="shared.so")
+        options = {"user": "nobody", "plugin_dir": folder}
+        proxy = self.proxy(["-c", self.write([route], options)], wait_started=False)
+        self.assertEqual(proxy.wait_exit(env.t(10)), 1, proxy.tail())
+        out = proxy.output()
+        line = line_of(config.render([route], options), "filter = shared.so")
+        self.assertIn(f"proxy.conf:{line}: [route:m] filter: ", out)
+        self.assertIn(os.path.join(folder, "shared.so") + ": refused: group-writable", out)
+        self.assertNotIn(" info started", out)
+        self.assertEqual(self.ran(marker), [], "the refused filter's code ran")
+
+    @unittest.skipUnless(CC, "no C compiler (cc)")
+    def test_group_writable_filter_is_refused_at_reload_before_its_code_runs(self):
+        folder = self.plugin_folder()
+        marker = self.marker_filter(folder, "shared.so", owner_gid=NOBODY.pw_gid, mode=0o664)
+        echo = self.backend("echo")
+        plain = self.route("plain", [echo])
+        options = {"user": "nobody", "plugin_dir": folder}
+        path = self.write([plain], options)
+        proxy = self.proxy(["-c", path])
+        self.assert_runs_as(proxy, NOBODY.pw_uid, NOBODY.pw_gid)
+        mark = proxy.mark()
+        self.write([plain, self.route("m", [echo], filter="shared.so")], options)
+        proxy.signal(signal.SIGHUP)
+        line = proxy.wait_line(lambda l: " reloaded " in l or " reload_failed " in l, env.t(10),
+                               "the reload's outcome", start=mark)
+        self.assertIn(" reload_failed ", line, proxy.tail())
+        self.assertIn("[route:m] filter: ", line)
+        self.assertIn("shared.so: refused: group-writable", line)
+        self.assertEqual(self.ran(marker), [], "the refused filter's code ran")
+        roundtrip(self.client(plain.port), b"still serving\n", env.t(5))
+
+    @unittest.skipUnless(CC, "no C compiler (cc)")
+    def test_check_judges_filters_for_the_configured_user(self):
+        # Root may write a folder of root's group; nobody's group may not.
+        folder = self.plugin_folder("shared", 0o775)
+        os.chown(folder, 0, NOBODY.pw_gid)
+        os.chmod(folder, 0o775)
+        marker = self.marker_filter(folder, "marker.so")
+        route = self.route("m", ["127.0.0.1:9"], filter="marker.so")
+        options = {"user": "nobody", "plugin_dir": folder}
+        p = subprocess.run([env.BIN, "-t", "-c", self.write([route], options)],
+                           capture_output=True, env=child_env(), timeout=env.t(10),
+                           stdin=subprocess.DEVNULL)
+        out = (p.stdout + p.stderr).decode("utf-8", "replace")
+        self.assertEqual(p.returncode, 1, out)
+        line = line_of(config.render([route], options), f"plugin_dir = {folder}")
+        self.assertIn(f"proxy.conf:{line}: [global] plugin_dir: {folder}: refused: "
+                      f"{folder} is group-writable by gid {NOBODY.pw_gid}", out)
+        self.assertEqual(self.ran(marker), [], "-t ran the refused filter's code")
 
     def test_unknown_user_is_refused_at_start(self):
         route = self.route("web", ["127.0.0.1:9"])

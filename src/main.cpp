@@ -1,10 +1,13 @@
 // arus-proxy entry point: options, configuration, signals, server, exit status.
 // Exit status: 0 success, 1 invalid configuration or failure to start, 2 usage error.
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <string>
 
 #include "arus/app/options.hpp"
+#include "arus/app/preflight.hpp"
 #include "arus/app/server.hpp"
 #include "arus/config/ini_loader.hpp"
 #include "arus/core/log.hpp"
@@ -58,7 +61,23 @@ int main(int argc, char** argv) {
 
   auto shared_config = std::make_shared<const arus::Config>(std::move(*config));
   if (options->test_only) {
-    // Loads every filter, so -t refuses what start-up would refuse; binds nothing.
+    // What start-up checks, in its order, binding aside: the run user, the filter sources
+    // for that user, then every filter loaded. As root it switches to the run user first,
+    // as start-up does, so no filter code runs as root here either; without root it
+    // cannot, and the filters load as whoever runs -t.
+    auto checked = [&]() -> arus::Result<void> {
+      auto identity = arus::configured_identity(*shared_config);
+      if (!identity) return std::move(identity).error();
+      if (auto safe = arus::check_filter_sources(*shared_config, identity->uid); !safe) {
+        return safe;
+      }
+      if (geteuid() == 0) return arus::become_run_user(*shared_config);
+      return {};
+    }();
+    if (!checked) {
+      arus::log::error(checked.error().message);
+      return kExitFailure;
+    }
     auto snapshot = arus::build_snapshot(shared_config);
     if (!snapshot) {
       arus::log::error(snapshot.error().message);

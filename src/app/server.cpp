@@ -10,7 +10,7 @@
 #include <string>
 
 #include "arus/app/options.hpp"
-#include "arus/app/privileges.hpp"
+#include "arus/app/preflight.hpp"
 #include "arus/config/config_error.hpp"
 #include "arus/core/log.hpp"
 #include "arus/net/socket.hpp"
@@ -74,66 +74,70 @@ unsigned available_cpus() noexcept {
 
 Result<std::unique_ptr<Server>> Server::create(ConfigPtr config, unsigned worker_count,
                                                std::optional<log::Level> log_level_override) {
-  auto built = build_snapshot(config);
-  if (!built) return std::move(built).error();
-  auto stats = std::make_unique<StatsTable>(worker_count, std::string(kVersion));
-  attach_stats(**built, *stats, stats->apply(*config));
-  SnapshotPtr snapshot = std::move(*built);
-  auto control = Reactor::create();
-  if (!control) return std::move(control).error();
-  std::unique_ptr<Server> server(new Server(std::move(stats), snapshot, std::move(*control)));
-  server->log_level_override_ = log_level_override;
-  server->stats_->publish_generation(snapshot->generation);
-  server->adopted_generation_.assign(worker_count, snapshot->generation);
+  // No filter file is opened before it and its folder are known to be safe for the user
+  // the proxy will run as.
+  auto identity = configured_identity(*config);
+  if (!identity) return std::move(identity).error();
+  if (auto safe = check_filter_sources(*config, identity->uid); !safe) {
+    return std::move(safe).error();
+  }
 
-  // Bind everything before starting anything, so a port in use changes nothing.
+  // What may need root comes first: every listener (one per route per worker, so a port
+  // in use changes nothing), the stats endpoint's, and the watch on the config folder.
   std::vector<std::vector<UniqueFd>> listeners(worker_count);
-  for (const RouteConfig& route : snapshot->config->routes) {
+  for (const RouteConfig& route : config->routes) {
     for (unsigned w = 0; w < worker_count; ++w) {
-      auto fd = listen_for(*snapshot->config, route);
+      auto fd = listen_for(*config, route);
       if (!fd) return std::move(fd).error();
       listeners[w].push_back(std::move(*fd));
     }
   }
-  const GlobalConfig& global = snapshot->config->global;
-  if (!global.stats_listen_name.empty()) {
-    auto fd = stats_listener_for(*snapshot->config);
+  UniqueFd stats_fd;
+  if (!config->global.stats_listen.empty()) {
+    auto fd = stats_listener_for(*config);
     if (!fd) return std::move(fd).error();
-    StatsTable* table = server->stats_.get();
-    auto stats_server = StatsServer::create(*server->control_, std::move(*fd),
-                                            [table] { return table->snapshot(); });
-    if (!stats_server) return std::move(stats_server).error();
-    server->stats_server_ = std::move(*stats_server);
+    stats_fd = std::move(*fd);
   }
-
+  auto control = Reactor::create();
+  if (!control) return std::move(control).error();
+  auto stats = std::make_unique<StatsTable>(worker_count, std::string(kVersion));
+  std::unique_ptr<Server> server(new Server(std::move(stats), config, std::move(*control)));
+  server->log_level_override_ = log_level_override;
   Server* raw = server.get();
-  for (unsigned w = 0; w < worker_count; ++w) {
-    auto worker = Worker::create(w, snapshot, std::move(listeners[w]), server->global_admission_,
-                                 [raw] { raw->control_->post([raw] { raw->on_worker_exit(); }); });
-    if (!worker) return std::move(worker).error();
-    server->workers_.push_back(std::move(*worker));
-  }
-
-  auto watcher = ConfigWatcher::create(*server->control_, snapshot->config->path,
+  auto watcher = ConfigWatcher::create(*server->control_, config->path,
                                        [raw](ConfigWatcher::Change change) {
                                          raw->reload(change.filters ? ReloadTrigger::kFilterFile
                                                                     : ReloadTrigger::kConfigFile);
                                        });
   if (!watcher) return std::move(watcher).error();
   server->watcher_ = std::move(*watcher);
-  server->watcher_->watch_filters(server->filter_paths());
 
-  // Everything privileged (binding) is done: become [global] user before any worker runs.
-  if (!global.user.empty()) {
-    auto identity = resolve_run_identity(global.user, global.group);
-    if (!identity) return std::move(identity).error();
-    if (!server->filter_paths().empty()) {
-      auto safe = check_plugin_dir_safe(global.plugin_dir, identity->uid);
-      if (!safe) return std::move(safe).error();
-    }
-    auto dropped = drop_privileges(global.user, global.group);
-    if (!dropped) return std::move(dropped).error();
+  // Become [global] user before any filter code runs (create() included) and before any
+  // worker thread starts.
+  if (auto dropped = become_run_user(*config); !dropped) return std::move(dropped).error();
+
+  auto built = build_snapshot(config);
+  if (!built) return std::move(built).error();
+  attach_stats(**built, *server->stats_, server->stats_->apply(*config));
+  server->snapshot_ = std::move(*built);
+  const SnapshotPtr& snapshot = server->snapshot_;
+  server->stats_->publish_generation(snapshot->generation);
+  server->adopted_generation_.assign(worker_count, snapshot->generation);
+
+  if (stats_fd) {
+    StatsTable* table = server->stats_.get();
+    auto stats_server = StatsServer::create(*server->control_, std::move(stats_fd),
+                                            [table] { return table->snapshot(); });
+    if (!stats_server) return std::move(stats_server).error();
+    server->stats_server_ = std::move(*stats_server);
   }
+  for (unsigned w = 0; w < worker_count; ++w) {
+    auto worker = Worker::create(w, snapshot, std::move(listeners[w]), server->global_admission_,
+                                 [raw] { raw->control_->post([raw] { raw->on_worker_exit(); }); });
+    if (!worker) return std::move(worker).error();
+    server->workers_.push_back(std::move(*worker));
+  }
+  server->watcher_->watch_filters(server->filter_paths());
 
   sigset_t signals;
   sigemptyset(&signals);
@@ -151,12 +155,11 @@ Result<std::unique_ptr<Server>> Server::create(ConfigPtr config, unsigned worker
   return server;
 }
 
-Server::Server(std::unique_ptr<StatsTable> stats, SnapshotPtr snapshot,
+Server::Server(std::unique_ptr<StatsTable> stats, const ConfigPtr& config,
                std::unique_ptr<Reactor> control)
     : stats_(std::move(stats)),
-      snapshot_(std::move(snapshot)),
       control_(std::move(control)),
-      global_admission_(snapshot_->config->global.max_connections),
+      global_admission_(config->global.max_connections),
       grace_timer_(std::make_unique<GraceTimer>(*this)) {}
 
 Server::~Server() {

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <string>
 
-#include "arus/app/privileges.hpp"
+#include "arus/app/preflight.hpp"
 #include "arus/app/server.hpp"
 #include "arus/config/ini_loader.hpp"
 #include "arus/core/clock.hpp"
@@ -31,13 +31,9 @@ Result<void> Server::try_reload(ReloadTrigger trigger) {
     log::debug("reload_skipped").kv("reason", "configuration unchanged");
     return {};
   }
-  bool has_filters = std::any_of(loaded->routes.begin(), loaded->routes.end(),
-                                 [](const RouteConfig& route) { return !route.filter.empty(); });
-  if (has_filters && geteuid() != 0) {
-    // Running as [global] user: filters only from a folder that user cannot change.
-    auto safe = check_plugin_dir_safe(loaded->global.plugin_dir, geteuid());
-    if (!safe) return std::move(safe).error();
-  }
+  // As at start-up, before any filter is opened; `user` applies at the next start, so
+  // the user to check for is the one the proxy runs as now.
+  if (auto safe = check_filter_sources(*loaded, geteuid()); !safe) return std::move(safe).error();
   ConfigPtr config = std::make_shared<const Config>(std::move(*loaded));
   auto built = build_snapshot(config, snapshot_.get());
   if (!built) return std::move(built).error();

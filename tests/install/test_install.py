@@ -55,6 +55,9 @@ class InstallTest(unittest.TestCase):
     def setUp(self):
         self.destdir = tempfile.mkdtemp(prefix="arus-install-")
         self.addCleanup(shutil.rmtree, self.destdir, True)
+        # Open like / is: `-t` as root loads the staged filter as the configured user
+        # (nobody), who must reach it, as it would under /usr/local.
+        os.chmod(self.destdir, 0o755)
 
     def install(self, prefix, target="install"):
         status, out, err = make(target, f"DESTDIR={self.destdir}", f"PREFIX={prefix}")

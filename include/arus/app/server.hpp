@@ -23,9 +23,11 @@ namespace arus {
 
 class Server {
  public:
-  // Loads the filters, binds every route's listeners (one SO_REUSEPORT socket per worker)
-  // and the stats endpoint, and prepares the workers without starting them. Fails,
-  // changing nothing, when a filter does not load or a bind fails.
+  // Checks the run user and the filter sources (check_filter_sources), binds every
+  // route's listeners (one SO_REUSEPORT socket per worker) and the stats endpoint, drops
+  // privileges to [global] user, then loads the filters and prepares the workers
+  // without starting them. Fails, serving nothing, when a check, a bind, the switch or a
+  // filter fails; the caller must then exit (privileges may be half dropped).
   // `log_level_override` (-l) wins over the config's log_level, also after reloads.
   static Result<std::unique_ptr<Server>> create(ConfigPtr config, unsigned worker_count,
                                                 std::optional<log::Level> log_level_override);
@@ -40,7 +42,8 @@ class Server {
   class SignalEvents;
   class GraceTimer;
   enum class ReloadTrigger { kSignal, kConfigFile, kFilterFile };
-  Server(std::unique_ptr<StatsTable> stats, SnapshotPtr snapshot,
+  // The snapshot is set by create(), once privileges are dropped.
+  Server(std::unique_ptr<StatsTable> stats, const ConfigPtr& config,
          std::unique_ptr<Reactor> control);
   // A listening socket for `route` (one per worker, SO_REUSEPORT); the error names the
   // configuration file, the `listen` line and the address.
