@@ -99,51 +99,48 @@ class CliTest(ProxyTestCase):
                 self.assertIn("unknown.conf:3", out)
                 self.assertIn("frobnicate", out)
 
-    def test_filter_that_cannot_load_names_the_filter_line(self):
+    def global_line_config(self, key_line, route_line=None):
+        """bad.conf: [global] with `key_line` at line 3, then a valid route (lines 4-6) and
+        `route_line` at line 7."""
         text = ("[global]\n"                                  # 1
                 "workers = 1\n"                               # 2
-                "plugin_dir = %s\n"                           # 3
-                "\n"                                          # 4
-                "[route:web]\n"                               # 5
-                "listen = 127.0.0.1:%d\n"                     # 6
-                "backend = 127.0.0.1:9\n"                     # 7
-                "filter = no-such-filter.so\n") % (env.PLUGIN_DIR, free_port())  # 8
-        path = self.write_text(text)
-        for args in (("-t",), ()):
+                f"{key_line}\n"                               # 3
+                "[route:web]\n"                               # 4
+                f"listen = 127.0.0.1:{free_port()}\n"         # 5
+                "backend = 127.0.0.1:9\n")                    # 6
+        return self.write_text(text + (f"{route_line}\n" if route_line else ""))  # 7
+
+    def assert_refused(self, path, text, runs=(("-t",), ())):
+        """Each run (-t, start) exits 1 naming `text`, and serves nothing."""
+        for args in runs:
             with self.subTest(args=args):
                 rc, out = self.run_bin("-c", path, *args)
                 self.assertEqual(rc, 1, out)
-                self.assertIn("bad.conf:8: [route:web] filter: ", out)
-                self.assertIn("no-such-filter.so", out)
+                self.assertIn(text, out)
+                self.assertFalse(re.search(r" info started( |$)", out, re.M), out)
+
+    def hold_port(self) -> int:
+        """A 127.0.0.1 port this test listens on until it ends."""
+        port = free_port()
+        holder = socket.socket()
+        self.addCleanup(holder.close)
+        holder.bind(("127.0.0.1", port))
+        holder.listen(1)
+        return port
+
+    def test_filter_that_cannot_load_names_the_filter_line(self):
+        path = self.global_line_config(f"plugin_dir = {env.PLUGIN_DIR}",
+                                       "filter = no-such-filter.so")
+        self.assert_refused(path, "bad.conf:7: [route:web] filter: ")
+        self.assert_refused(path, "no-such-filter.so")
 
     def test_group_without_user_is_refused_at_check_and_start(self):
-        text = ("[global]\n"                          # 1
-                "workers = 1\n"                       # 2
-                "group = daemon\n"                    # 3
-                "[route:web]\n"                       # 4
-                "listen = 127.0.0.1:%d\n"             # 5
-                "backend = 127.0.0.1:9\n") % free_port()  # 6
-        path = self.write_text(text)
-        for args in (("-t",), ()):
-            with self.subTest(args=args):
-                rc, out = self.run_bin("-c", path, *args)
-                self.assertEqual(rc, 1, out)
-                self.assertIn("bad.conf:3: [global] group: set without 'user'", out)
+        self.assert_refused(self.global_line_config("group = daemon"),
+                            "bad.conf:3: [global] group: set without 'user'")
 
     def test_check_unknown_user_names_file_and_line(self):
-        text = ("[global]\n"                          # 1
-                "workers = 1\n"                       # 2
-                "user = arus-no-such-user\n"          # 3
-                "[route:web]\n"                       # 4
-                "listen = 127.0.0.1:%d\n"             # 5
-                "backend = 127.0.0.1:9\n") % free_port()  # 6
-        path = self.write_text(text)
-        for args in (("-t",), ()):
-            with self.subTest(args=args):
-                rc, out = self.run_bin("-c", path, *args)
-                self.assertEqual(rc, 1, out)
-                self.assertIn("bad.conf:3: [global] user: user 'arus-no-such-user': no such user",
-                              out)
+        self.assert_refused(self.global_line_config("user = arus-no-such-user"),
+                            "bad.conf:3: [global] user: user 'arus-no-such-user': no such user")
 
     def test_missing_config_file(self):
         missing = os.path.join(self.workdir, "nope.conf")
@@ -164,11 +161,7 @@ class CliTest(ProxyTestCase):
         self.assertEqual(rc, 0, out)
 
     def test_port_in_use(self):
-        port = free_port()
-        holder = socket.socket()
-        self.addCleanup(holder.close)
-        holder.bind(("127.0.0.1", port))
-        holder.listen(1)
+        port = self.hold_port()
         path, _ = self.valid_config(port)
         rc, out = self.run_bin("-c", path)
         self.assertEqual(rc, 1, out)
@@ -176,22 +169,11 @@ class CliTest(ProxyTestCase):
         self.assertFalse(re.search(r" info started( |$)", out, re.M), out)
 
     def test_stats_port_in_use_names_file_and_line(self):
-        port = free_port()
-        holder = socket.socket()
-        self.addCleanup(holder.close)
-        holder.bind(("127.0.0.1", port))
-        holder.listen(1)
-        text = ("[global]\n"                          # 1
-                "workers = 1\n"                       # 2
-                "stats_listen = 127.0.0.1:%d\n"       # 3
-                "[route:web]\n"                       # 4
-                "listen = 127.0.0.1:%d\n"             # 5
-                "backend = 127.0.0.1:9\n") % (port, free_port())  # 6
-        rc, out = self.run_bin("-c", self.write_text(text))
-        self.assertEqual(rc, 1, out)
-        self.assertIn("bad.conf:3: [global] stats_listen: bind 127.0.0.1:%d: " % port, out)
-        self.assertIn("in use", out.lower())
-        self.assertFalse(re.search(r" info started( |$)", out, re.M), out)
+        port = self.hold_port()
+        path = self.global_line_config(f"stats_listen = 127.0.0.1:{port}")
+        self.assert_refused(path, f"bad.conf:3: [global] stats_listen: bind 127.0.0.1:{port}: ",
+                            runs=((),))
+        self.assert_refused(path, "in use", runs=((),))
 
     def test_workers_flag(self):
         path, _ = self.valid_config()

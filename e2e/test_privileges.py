@@ -20,41 +20,10 @@ import unittest
 from harness import (ProxyTestCase, config, env, free_port, http, recv_exact, roundtrip,
                      wait_until)
 from harness.proxy import child_env
+from test_reload_filters import SOURCE as CASE_FILTER_SOURCE
 
 PLUGIN = os.path.join(env.PLUGIN_DIR, "filter.so")
 CC = shutil.which("cc")
-
-# A pass-through filter that appends "ctor uid=N" (when loaded) and "create uid=N" (when
-# created for a route) to the file MARKER: the proof of whether, and as whom, its code ran.
-MARKER_SOURCE = r"""
-#include <stdio.h>
-#include <unistd.h>
-#include "arus/filter.h"
-static void mark(const char* what) {
-  FILE* f = fopen(MARKER, "a");
-  if (f) { fprintf(f, "%s uid=%d\n", what, (int)geteuid()); fclose(f); }
-}
-__attribute__((constructor)) static void on_load(void) { mark("ctor"); }
-static int f_create(const char* a, void** rs, char* e, size_t n) {
-  (void)a; (void)e; (void)n; *rs = 0; mark("create"); return 0;
-}
-static void f_destroy(void* rs) { (void)rs; }
-static int f_open(void* rs, const struct arus_conn_info* c, void** cs) {
-  (void)rs; (void)c; *cs = 0; return 0;
-}
-static void f_close(void* cs) { (void)cs; }
-static int f_transform(void* cs, int dir, const uint8_t* in, size_t in_len, uint8_t* out,
-                       size_t out_cap, size_t* in_used, size_t* out_len, uint32_t flags) {
-  size_t n = in_len < out_cap ? in_len : out_cap, i;
-  (void)cs; (void)dir; (void)flags;
-  for (i = 0; i < n; ++i) out[i] = in[i];
-  *in_used = n; *out_len = n;
-  return ARUS_FILTER_CONTINUE;
-}
-static const struct arus_filter_api api = {ARUS_FILTER_ABI_VERSION,
-  sizeof(struct arus_filter_api), "marker", f_create, f_destroy, f_open, f_close, f_transform};
-const struct arus_filter_api* arus_filter_entry(void) { return &api; }
-"""
 
 
 def account(name):
@@ -213,7 +182,8 @@ class PrivilegesTest(ProxyTestCase):
 
     # -- filter code and the run user ---------------------------------------------------
     def marker_filter(self, folder, name, owner_gid=0, mode=0o644):
-        """Compiles the marker filter to folder/name (owner root, group `owner_gid`, `mode`);
+        """Compiles a pass-through filter that marks when its code runs (the source of
+        test_reload_filters, with MARKER) to folder/name (owner root, group `owner_gid`, `mode`);
         returns the marker file its code writes to (in a folder everyone may write, so a
         missing marker means the code never ran, whoever it would have run as)."""
         markers = os.path.join(self.confdir, "markers")
@@ -222,11 +192,12 @@ class PrivilegesTest(ProxyTestCase):
         marker = os.path.join(markers, name + ".ran")
         src = os.path.join(self.confdir, name + ".c")
         with open(src, "w") as f:
-            f.write(MARKER_SOURCE)
+            f.write(CASE_FILTER_SOURCE)
         out = os.path.join(folder, name)
         subprocess.run([CC, "-std=c99", "-O1", "-fPIC", "-shared",
-                        "-I" + str(env.REPO_DIR / "include"), f'-DMARKER="{marker}"', src,
-                        "-o", out], check=True, timeout=120)
+                        "-I" + str(env.REPO_DIR / "include"), "-DCASE_MODE=0",
+                        '-DNAME="marker"', f'-DMARKER="{marker}"', src, "-o", out],
+                       check=True, timeout=120)
         os.chown(out, 0, owner_gid)
         os.chmod(out, mode)
         return marker

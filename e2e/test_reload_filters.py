@@ -17,14 +17,28 @@ from test_reload_triggers import ReloadCase, measure
 CC = shutil.which("cc")
 SHIPPED = os.path.join(env.PLUGIN_DIR, "filter.so")
 
-# CASE_MODE 1 upper-cases, 2 lower-cases ASCII letters, in both directions.
+# CASE_MODE 1 upper-cases, 2 lower-cases ASCII letters, in both directions; 0 passes
+# bytes as they are. With MARKER (a file name), the code appends "ctor uid=N" to that file
+# when it is loaded and "create uid=N" when created for a route: whether, and as whom,
+# it ran (test_privileges).
 SOURCE = r"""
 #include "arus/filter.h"
 #ifndef ABI
 #define ABI ARUS_FILTER_ABI_VERSION
 #endif
+#ifdef MARKER
+#include <stdio.h>
+#include <unistd.h>
+static void mark(const char* what) {
+  FILE* f = fopen(MARKER, "a");
+  if (f) { fprintf(f, "%s uid=%d\n", what, (int)geteuid()); fclose(f); }
+}
+__attribute__((constructor)) static void on_load(void) { mark("ctor"); }
+#else
+static void mark(const char* what) { (void)what; }
+#endif
 static int f_create(const char* a, void** rs, char* e, size_t n) {
-  (void)a; (void)e; (void)n; *rs = 0; return 0;
+  (void)a; (void)e; (void)n; *rs = 0; mark("create"); return 0;
 }
 static void f_destroy(void* rs) { (void)rs; }
 static int f_open(void* rs, const struct arus_conn_info* c, void** cs) {

@@ -36,20 +36,20 @@ std::string with_filter(const std::string& plugin_dir_line, const std::string& f
          "backend = 127.0.0.1:9001\nfilter = " + filter + "\n";
 }
 
-TEST(Preflight, UnknownUserIsPlacedAtItsLine) {
-  Config config = parse("[global]\nworkers = 1\nuser = arus-no-such-user\n");
-  auto identity = configured_identity(config);
-  ASSERT_FALSE(identity.ok());
-  EXPECT_EQ(identity.error().message,
-            "p.conf:3: [global] user: user 'arus-no-such-user': no such user");
-}
-
-TEST(Preflight, UnknownGroupIsPlacedAtItsLine) {
-  Config config = parse("[global]\nuser = root\ngroup = arus-no-such-group\n");
-  auto identity = configured_identity(config);
-  ASSERT_FALSE(identity.ok());
-  EXPECT_EQ(identity.error().message,
-            "p.conf:3: [global] group: group 'arus-no-such-group': no such group");
+TEST(Preflight, UnknownUserOrGroupIsPlacedAtItsLine) {
+  struct Case {
+    const char* text;
+    const char* error;
+  };
+  for (const Case& c :
+       {Case{"[global]\nworkers = 1\nuser = arus-no-such-user\n",
+             "p.conf:3: [global] user: user 'arus-no-such-user': no such user"},
+        Case{"[global]\nuser = root\ngroup = arus-no-such-group\n",
+             "p.conf:3: [global] group: group 'arus-no-such-group': no such group"}}) {
+    auto identity = configured_identity(parse(c.text));
+    ASSERT_FALSE(identity.ok()) << c.text;
+    EXPECT_EQ(identity.error().message, c.error);
+  }
 }
 
 TEST(Preflight, WithoutUserTheProcessIdentityCounts) {
