@@ -26,10 +26,19 @@ class LogLine:
         return all(str(self.fields.get(k)) == str(v) for k, v in want.items())
 
 
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t"}
+
+
+def _unescape(m) -> str:
+    code = m.group(1)
+    if code.startswith("x"):
+        return chr(int(code[1:], 16))  # a raw byte, as its Latin-1 character
+    return _ESCAPES.get(code, code)
+
+
 def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
-        body = value[1:-1]
-        return re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), body)
+        return re.sub(r"\\(x[0-9a-f]{2}|.)", _unescape, value[1:-1])
     return value
 
 

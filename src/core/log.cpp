@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "arus/core/clock.hpp"
+#include "arus/core/log_escape.hpp"
 
 namespace arus::log {
 namespace {
@@ -15,29 +16,6 @@ namespace {
 std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
 
 constexpr std::string_view kLevelNames[] = {"error", "warn", "info", "debug"};
-
-bool needs_quotes(std::string_view value) {
-  if (value.empty()) return true;
-  for (char c : value) {
-    if (c == ' ' || c == '"' || c == '=' || c == '\t' || c == '\n' || c == '\\') return true;
-  }
-  return false;
-}
-
-void append_quoted(std::string& out, std::string_view value) {
-  out += '"';
-  for (char c : value) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-}
 
 }  // namespace
 
@@ -70,7 +48,7 @@ Line::Line(Level level, std::string_view msg) : enabled_(enabled(level)) {
   text_ += stamp;
   text_ += level_name(level);
   text_ += ' ';
-  text_ += msg;
+  append_text(text_, msg);
 }
 
 Line::~Line() {
@@ -90,13 +68,9 @@ Line::~Line() {
 Line& Line::kv(std::string_view key, std::string_view value) {
   if (!enabled_) return *this;
   text_ += ' ';
-  text_ += key;
+  append_text(text_, key);
   text_ += '=';
-  if (needs_quotes(value)) {
-    append_quoted(text_, value);
-  } else {
-    text_ += value;
-  }
+  append_value(text_, value);
   return *this;
 }
 

@@ -18,7 +18,9 @@ void set_level(Level level);  // call before workers start or any time: relaxed 
 bool enabled(Level level);
 
 // One log line, emitted by the destructor. Values holding spaces, quotes or '=' are
-// quoted so every line splits back into key=value pairs.
+// quoted so every line splits back into key=value pairs; control bytes and invalid
+// UTF-8 in values, keys and the message are escaped (log_escape.hpp), so a line stays
+// one line whatever a route name or a filter's message holds.
 //   log::Line(log::Level::kInfo, "access").kv("route", name).kv("bytes", n);
 class Line {
  public:
