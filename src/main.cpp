@@ -95,5 +95,15 @@ int main(int argc, char** argv) {
     arus::log::error(server.error().message);
     return kExitFailure;
   }
-  return (*server)->run();
+  // Until here every line was written at once, so a start-up error is on stderr before
+  // the exit status. From here a stderr nobody reads must not stall the workers: lines
+  // are queued. Started after the privilege drop in Server::create and after
+  // prepare_signals(), so the writer thread is born with both.
+  arus::log::start_writer();
+  int status = (*server)->run();
+  // Join the workers (nothing logs from another thread after this), then let the drain's
+  // last lines reach stderr before the exit status does.
+  server->reset();
+  arus::log::stop_writer();
+  return status;
 }

@@ -1,5 +1,6 @@
 // Structured log lines on stderr: "2026-12-01T10:00:00.123Z info msg key=value ...".
-// Thread-safe: each line is formatted privately and written with one write(2).
+// Thread-safe: each line is formatted privately, then handed whole to the process's
+// LogSink (log_sink.hpp): written at once before start_writer(), queued after it.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,20 @@ std::string_view level_name(Level level);
 
 void set_level(Level level);  // call before workers start or any time: relaxed atomic
 bool enabled(Level level);
+
+// From now on lines are queued and written to stderr by a thread of their own, so a
+// stderr nobody reads costs dropped lines (counted, and told once it drains), never a
+// stalled thread. Call once the process has its final identity (after a privilege
+// drop) and its signal mask; it blocks every signal in that thread. Once only; it also
+// registers stop_writer() with atexit(). A process that forks after this must not log
+// in the child (exec at once).
+void start_writer();
+// Writes what is queued, waiting up to about 1.5 s for a slow stderr, and ends the
+// writer; later lines are written at once again. False when the wait ran out (the rest
+// is given up and later lines are dropped). Call from one thread at a time.
+bool stop_writer();
+// Lines given up since start: no room in the queue, or stderr broken.
+uint64_t dropped_lines();
 
 // One log line, emitted by the destructor. Values holding spaces, quotes or '=' are
 // quoted so every line splits back into key=value pairs; control bytes and invalid
