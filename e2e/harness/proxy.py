@@ -1,6 +1,7 @@
 """Control of one arus-proxy process: start, wait for its log lines, signal, stop, and
 check its output for sanitizer reports. Output is read by a daemon thread into a list
-guarded by a Condition; every other method runs on the test thread."""
+guarded by a Condition (and can be paused, to play a stalled reader of stderr); every
+other method runs on the test thread."""
 import atexit
 import os
 import re
@@ -62,6 +63,8 @@ class Proxy:
         self._cond = threading.Condition()
         self._eof = False
         self._reader = None
+        self._reading = threading.Event()  # cleared: the reader stops reading the pipe
+        self._reading.set()
         self.returncode = None
 
     # -- lifecycle -------------------------------------------------------------------
@@ -91,7 +94,11 @@ class Proxy:
 
     def _read(self):
         stream = self.proc.stdout
-        for raw in iter(stream.readline, b""):
+        while True:
+            self._reading.wait()
+            raw = stream.readline()
+            if not raw:
+                break
             line = raw.decode("utf-8", "replace")
             with self._cond:
                 self._lines.append(line)
@@ -99,6 +106,14 @@ class Proxy:
         with self._cond:
             self._eof = True
             self._cond.notify_all()
+
+    def pause_output(self):
+        """Stop reading the proxy's output, as a stalled log reader would: once the reader
+        has taken the line it is on, the pipe fills up and the proxy's writes block."""
+        self._reading.clear()
+
+    def resume_output(self):
+        self._reading.set()
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -177,6 +192,7 @@ class Proxy:
         if self.returncode is not None:
             return
         self.returncode = self.proc.returncode
+        self._reading.set()
         if self._reader is not None:
             self._reader.join(5)
         with _live_lock:

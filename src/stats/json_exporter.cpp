@@ -109,6 +109,7 @@ std::string render_json(const StatsSnapshot& s) {
   field(out, "ok", s.reloads_ok);
   field(out, "error", s.reloads_error);
   out += '}';
+  field(out, "log_lines_dropped", s.log_lines_dropped);
   key(out, "workers");
   out += '[';
   for (int64_t active : s.worker_connections_active) {

@@ -100,6 +100,9 @@ std::string render_prometheus(const StatsSnapshot& s) {
   family(out, "arus_reloads_total", "counter", "Configuration reload attempts by result.");
   sample(out, "arus_reloads_total", {{"result", "ok"}}, s.reloads_ok);
   sample(out, "arus_reloads_total", {{"result", "error"}}, s.reloads_error);
+  family(out, "arus_log_lines_dropped_total", "counter",
+         "Log lines dropped because stderr did not take them in time, or failed.");
+  sample(out, "arus_log_lines_dropped_total", {}, s.log_lines_dropped);
 
   family(out, "arus_worker_connections_active", "gauge",
          "Client connections open, per worker thread.");

@@ -7,6 +7,7 @@
 
 #include "arus/balance/backend_health.hpp"
 #include "arus/core/clock.hpp"
+#include "arus/core/log.hpp"
 
 namespace arus {
 namespace {
@@ -181,6 +182,7 @@ StatsSnapshot StatsTable::snapshot() const {
   out.start_time_seconds = start_time_seconds_;
   out.reloads_ok = reloads_ok_.load(std::memory_order_relaxed);
   out.reloads_error = reloads_error_.load(std::memory_order_relaxed);
+  out.log_lines_dropped = log::dropped_lines();
   out.worker_connections_active.assign(workers_, 0);
 
   std::shared_lock lock(mutex_);

@@ -118,7 +118,7 @@ StatsSnapshot tiny_snapshot() { return sample_snapshot(1700000000.25, /*backend_
 TEST(JsonExporter, TinyTableExactText) {
   const char* expected =
       "{\"version\":\"0.1.0\",\"start_time_seconds\":1700000000.250,\"generation\":3,"
-      "\"reloads\":{\"ok\":2,\"error\":1},"
+      "\"reloads\":{\"ok\":2,\"error\":1},\"log_lines_dropped\":9,"
       "\"workers\":[{\"connections_active\":1},{\"connections_active\":0}],"
       "\"routes\":[{\"name\":\"web\",\"listen\":\"127.0.0.1:8080\",\"retired\":false,"
       "\"connections_active\":1,\"connections_total\":10,"
@@ -136,7 +136,8 @@ TEST(JsonExporter, EmptyTableIsValid) {
   std::string json = render_json(StatsSnapshot{});
   EXPECT_EQ(json,
             "{\"version\":\"\",\"start_time_seconds\":0.000,\"generation\":0,"
-            "\"reloads\":{\"ok\":0,\"error\":0},\"workers\":[],\"routes\":[]}\n");
+            "\"reloads\":{\"ok\":0,\"error\":0},\"log_lines_dropped\":0,\"workers\":[],"
+            "\"routes\":[]}\n");
   EXPECT_TRUE(JsonReader(json).valid());
 }
 

@@ -31,6 +31,10 @@ TEST(MetricsExporter, TinyTableExactText) {
       "# TYPE arus_reloads_total counter\n"
       "arus_reloads_total{result=\"ok\"} 2\n"
       "arus_reloads_total{result=\"error\"} 1\n"
+      "# HELP arus_log_lines_dropped_total Log lines dropped because stderr did not take them "
+      "in time, or failed.\n"
+      "# TYPE arus_log_lines_dropped_total counter\n"
+      "arus_log_lines_dropped_total 9\n"
       "# HELP arus_worker_connections_active Client connections open, per worker thread.\n"
       "# TYPE arus_worker_connections_active gauge\n"
       "arus_worker_connections_active{worker=\"0\"} 1\n"
@@ -247,6 +251,7 @@ TEST(MetricsExporter, EveryFamilyHasHelpAndTypeAndEveryLineIsWellFormed) {
       {"arus_start_time_seconds", "gauge"},
       {"arus_config_generation", "gauge"},
       {"arus_reloads_total", "counter"},
+      {"arus_log_lines_dropped_total", "counter"},
       {"arus_worker_connections_active", "gauge"},
       {"arus_client_connections_total", "counter"},
       {"arus_connections_active", "gauge"},
@@ -271,7 +276,7 @@ TEST(MetricsExporter, EmptyTableStillDescribesEveryFamily) {
   StatsSnapshot s;
   Exposition e = read_exposition(render_prometheus(s));
   for (const auto& error : e.errors) ADD_FAILURE() << error;
-  EXPECT_EQ(e.types.size(), 15u);
+  EXPECT_EQ(e.types.size(), 16u);
   EXPECT_EQ(e.values.count("arus_reloads_total{result=\"error\"}"), 1u);
 }
 

@@ -13,6 +13,7 @@ inline StatsSnapshot sample_snapshot(double start_time_seconds, bool backend_up)
   s.generation = 3;
   s.reloads_ok = 2;
   s.reloads_error = 1;
+  s.log_lines_dropped = 9;
   s.worker_connections_active = {1, 0};
   RouteSnapshot& r = s.routes.emplace_back();
   r.name = "web";

@@ -40,6 +40,7 @@ struct StatsSnapshot {
   uint64_t generation = 0;        // config generation: 1 after start-up, +1 per reload
   uint64_t reloads_ok = 0;
   uint64_t reloads_error = 0;
+  uint64_t log_lines_dropped = 0;  // log lines stderr could not take in time (core/log)
   std::vector<int64_t> worker_connections_active;  // index = worker index
   std::vector<RouteSnapshot> routes;               // config order, then retired rows
 };
