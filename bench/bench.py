@@ -25,7 +25,7 @@ def parse_args(argv):
     p.add_argument("--duration", type=int, help="seconds per iperf3/wrk test")
     p.add_argument("--idle", type=int, help="idle connections for the memory test")
     p.add_argument("--large-mib", type=int, default=256)
-    p.add_argument("--targets", default=",".join(t[0] for t in targets.TARGETS))
+    p.add_argument("--targets", default=",".join(targets.DEFAULT_TARGETS))
     p.add_argument("--tests", default=",".join(TESTS + ["idle"]))
     p.add_argument("--proxy-cpu", type=int, default=1)
     p.add_argument("--loadgen-cpu", type=int, default=0)
