@@ -6,10 +6,11 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <utility>
 
 namespace arus {
 
-Result<UniqueFd> listen_tcp(const SocketAddress& address, bool reuse_port, int backlog) {
+Result<UniqueFd> listener_socket(const SocketAddress& address, bool reuse_port) {
   UniqueFd fd(::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return posix_error("socket", errno);
   int one = 1;
@@ -27,6 +28,13 @@ Result<UniqueFd> listen_tcp(const SocketAddress& address, bool reuse_port, int b
   // state into each child): one setsockopt here each instead of one per connection.
   set_tcp_nodelay(fd.get());
   set_oob_inline(fd.get());
+  return fd;
+}
+
+Result<UniqueFd> listen_tcp(const SocketAddress& address, bool reuse_port, int backlog) {
+  Result<UniqueFd> made = listener_socket(address, reuse_port);
+  if (!made) return made;
+  UniqueFd fd = std::move(*made);
   if (::bind(fd.get(), address.sockaddr_ptr(), address.length()) != 0) {
     return posix_error("bind " + address.to_string(), errno);
   }

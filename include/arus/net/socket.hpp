@@ -13,6 +13,11 @@ namespace arus {
 // accepts have TCP_NODELAY and SO_OOBINLINE set already (inherited from the listener).
 Result<UniqueFd> listen_tcp(const SocketAddress& address, bool reuse_port, int backlog);
 
+// The unbound socket listen_tcp starts from: SO_REUSEADDR, SO_REUSEPORT if asked,
+// IPV6_V6ONLY for IPv6, TCP_NODELAY and SO_OOBINLINE. Shared with the listen probe so a
+// probe binds exactly as a listener would, SO_REUSEPORT aside.
+Result<UniqueFd> listener_socket(const SocketAddress& address, bool reuse_port);
+
 struct ConnectAttempt {
   UniqueFd fd;    // valid when the attempt started (or completed)
   int error = 0;  // errno when it failed at once (fd then invalid)
