@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 
+#include "arus/app/listen_guard.hpp"
 #include "arus/app/options.hpp"
 #include "arus/app/preflight.hpp"
 #include "arus/config/config_error.hpp"
@@ -84,6 +85,9 @@ Result<std::unique_ptr<Server>> Server::create(ConfigPtr config, unsigned worker
 
   // What may need root comes first: every listener (one per route per worker, so a port
   // in use changes nothing), the stats endpoint's, and the watch on the config folder.
+  // Each new address is probed before: one another socket holds is refused, not shared.
+  auto unheld = refuse_held_listen_addresses(*config, nullptr);
+  if (!unheld) return std::move(unheld).error();
   std::vector<std::vector<UniqueFd>> listeners(worker_count);
   for (const RouteConfig& route : config->routes) {
     for (unsigned w = 0; w < worker_count; ++w) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <string>
 
+#include "arus/app/listen_guard.hpp"
 #include "arus/app/preflight.hpp"
 #include "arus/app/server.hpp"
 #include "arus/config/ini_loader.hpp"
@@ -38,8 +39,11 @@ Result<void> Server::try_reload(ReloadTrigger trigger) {
   auto built = build_snapshot(config, snapshot_.get());
   if (!built) return std::move(built).error();
 
-  // New listen addresses are bound now, one socket per worker; a failure changes nothing.
+  // New listen addresses are probed, then bound, one socket per worker; a failure
+  // changes nothing. Kept addresses are ours already and keep their sockets.
   const Config& running = *snapshot_->config;
+  auto unheld = refuse_held_listen_addresses(*config, &running);
+  if (!unheld) return std::move(unheld).error();
   std::vector<std::shared_ptr<std::vector<UniqueFd>>> fresh(workers_.size());
   for (auto& sockets : fresh) {
     sockets = std::make_shared<std::vector<UniqueFd>>(config->routes.size());

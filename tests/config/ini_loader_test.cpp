@@ -49,6 +49,7 @@ TEST(IniLoader, DefaultsForAMinimalRoute) {
   EXPECT_EQ(r.name, "web");
   EXPECT_EQ(r.line, 1);
   EXPECT_EQ(r.listen_name, "127.0.0.1:8080");
+  EXPECT_EQ(r.key_lines.at("listen"), 2);
   EXPECT_EQ(r.listen.to_string(), "127.0.0.1:8080");
   ASSERT_EQ(r.backends.size(), 1u);
   EXPECT_EQ(r.backends[0].name, "127.0.0.1:9001");
@@ -123,6 +124,7 @@ TEST(IniLoader, EveryKeyAccepted) {
   EXPECT_FALSE(c.global.access_log);
   EXPECT_EQ(c.global.stats_listen_name, "127.0.0.1:9090");
   EXPECT_EQ(c.global.stats_listen.to_string(), "127.0.0.1:9090");
+  EXPECT_EQ(c.global.key_lines.at("stats_listen"), 5);
   EXPECT_EQ(c.global.plugin_dir, "/opt/arus/plugins");
   EXPECT_EQ(c.global.max_connections, 10000000u);
   EXPECT_EQ(c.global.grace_period_ms, 604800000u);
@@ -131,6 +133,7 @@ TEST(IniLoader, EveryKeyAccepted) {
   ASSERT_EQ(c.routes.size(), 2u);
   const RouteConfig& a = c.routes[0];
   EXPECT_EQ(a.line, 11);
+  EXPECT_EQ(a.key_lines.at("listen"), 12);
   ASSERT_EQ(a.backends.size(), 3u);
   EXPECT_EQ(a.backends[1].name, "127.0.0.2:9002");
   EXPECT_EQ(a.backends[1].weight, 3u);

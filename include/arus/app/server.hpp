@@ -26,8 +26,8 @@ class Server {
   // Checks the run user and the filter sources (check_filter_sources), binds every
   // route's listeners (one SO_REUSEPORT socket per worker) and the stats endpoint, drops
   // privileges to [global] user, then loads the filters and prepares the workers
-  // without starting them. Fails, serving nothing, when a check, a bind, the switch or a
-  // filter fails; the caller must then exit (privileges may be half dropped).
+  // without starting them. Fails, serving nothing, when a check, a bind (or a listen
+  // address another socket holds), the switch or a filter fails; the caller must then exit (privileges may be half dropped).
   // `log_level_override` (-l) wins over the config's log_level, also after reloads.
   static Result<std::unique_ptr<Server>> create(ConfigPtr config, unsigned worker_count,
                                                 std::optional<log::Level> log_level_override);

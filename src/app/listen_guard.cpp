@@ -1,0 +1,58 @@
+// The listen guard: every new listen address is probed before the first bind, so a port
+// another process holds is a start or reload error instead of a silent SO_REUSEPORT share.
+#include "arus/app/listen_guard.hpp"
+
+#include <algorithm>
+
+#include "arus/config/config_error.hpp"
+#include "arus/net/listen_probe.hpp"
+
+namespace arus {
+
+namespace {
+
+int line_of(const KeyLines& lines, const char* key, int otherwise) {
+  auto it = lines.find(key);
+  return it != lines.end() ? it->second : otherwise;
+}
+
+}  // namespace
+
+ListenKey route_listen_key(const RouteConfig& route) {
+  return ListenKey{"[route:" + route.name + "]", "listen",
+                   line_of(route.key_lines, "listen", route.line), route.listen};
+}
+
+ListenKey stats_listen_key(const GlobalConfig& global) {
+  return ListenKey{"[global]", "stats_listen", line_of(global.key_lines, "stats_listen", global.line),
+                   global.stats_listen};
+}
+
+std::vector<ListenKey> listen_keys(const Config& config) {
+  std::vector<ListenKey> keys;
+  for (const RouteConfig& route : config.routes) keys.push_back(route_listen_key(route));
+  if (!config.global.stats_listen.empty()) keys.push_back(stats_listen_key(config.global));
+  return keys;
+}
+
+Error listen_error(const Config& config, const ListenKey& key, const std::string& reason) {
+  return config_error(config.path, key.line, key.section, key.key, reason);
+}
+
+Result<void> refuse_held_listen_addresses(const Config& next, const Config* running) {
+  std::vector<ListenKey> held_by_us;
+  if (running != nullptr) held_by_us = listen_keys(*running);
+  // Every probe runs before the caller binds anything: at start, a route on 127.0.0.1:P
+  // next to one on 0.0.0.0:P would otherwise meet our own socket and be refused.
+  for (const ListenKey& key : listen_keys(next)) {
+    bool ours = std::any_of(held_by_us.begin(), held_by_us.end(), [&](const ListenKey& own) {
+      return binds_overlap(own.address, key.address);
+    });
+    if (ours) continue;
+    Result<void> probe = probe_listen_address(key.address);
+    if (!probe) return listen_error(next, key, probe.error().message);
+  }
+  return {};
+}
+
+}  // namespace arus
