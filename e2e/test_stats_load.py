@@ -5,7 +5,6 @@ exact afterwards; oversized requests, 405 with Allow, keep-alive and a stalled c
 Helpers are stateless; the asyncio parts run on the test thread's own loop."""
 import asyncio
 import json
-import re
 import socket
 import statistics
 import time
@@ -13,6 +12,7 @@ import unittest
 
 from harness import ProxyTestCase, env, free_port, payload_chunks, wait_until
 from harness import http
+from harness.http import read_response
 from harness.client import connect, recv_until_closed
 from harness.wait import Deadline
 
@@ -40,45 +40,6 @@ def payload(seed, length) -> bytes:
 
 
 # -- raw HTTP ---------------------------------------------------------------------------
-def read_response(s: socket.socket, buf: bytearray, deadline: Deadline):
-    """One response from `s` (bytes already read are in `buf`; what follows the response
-    stays there): (status, headers with lower-case names, body). Needs Content-Length."""
-    while b"\r\n\r\n" not in buf:
-        _recv_into(s, buf, deadline, "a response head")
-    head, _, rest = bytes(buf).partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    m = re.match(r"HTTP/1\.[01] (\d{3}) ", lines[0] + " ")
-    if not m:
-        raise AssertionError(f"not an HTTP status line: {lines[0]!r}")
-    headers = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if not sep:
-            raise AssertionError(f"malformed header line {line!r}")
-        headers[name.strip().lower()] = value.strip()
-    if "content-length" not in headers:
-        raise AssertionError(f"response without Content-Length: {head!r}")
-    length = int(headers["content-length"])
-    buf[:] = rest
-    while len(buf) < length:
-        _recv_into(s, buf, deadline, f"a {length}-byte body")
-    body = bytes(buf[:length])
-    del buf[:length]
-    return int(m.group(1)), headers, body
-
-
-def _recv_into(s, buf, deadline, what):
-    s.settimeout(deadline.remaining())
-    try:
-        data = s.recv(1 << 16)
-    except socket.timeout:
-        raise AssertionError(f"no {what} within {deadline.seconds:.1f}s "
-                             f"(have {bytes(buf[:200])!r})") from None
-    if not data:
-        raise AssertionError(f"EOF before {what} (have {bytes(buf[:200])!r})")
-    buf += data
-
-
 def closed_within(s: socket.socket, deadline: Deadline) -> str:
     """Reads until the peer closes: 'eof' or 'reset'; AssertionError past the deadline."""
     return recv_until_closed(s, deadline.remaining())[1]

@@ -1,10 +1,12 @@
 """A tiny client for the proxy's stats endpoint and a parser for the Prometheus text
-format. Stateless; each call opens its own connection."""
+format. Stateless; request() opens its own connection, read_response() reads one
+response from a caller's socket."""
 import json
 import re
 import socket
 
 from .client import recv_until_closed
+from .wait import Deadline
 
 _SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+\d+)?$')
 _LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?')
@@ -65,3 +67,42 @@ def get_stats(port: int, timeout: float) -> dict:
     if status != 200:
         raise AssertionError(f"/stats answered {status}")
     return json.loads(body)
+
+
+def read_response(s: socket.socket, buf: bytearray, deadline: Deadline):
+    """One response from `s` (bytes already read are in `buf`; what follows the response
+    stays there): (status, headers with lower-case names, body). Needs Content-Length."""
+    while b"\r\n\r\n" not in buf:
+        _recv_into(s, buf, deadline, "a response head")
+    head, _, rest = bytes(buf).partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    m = re.match(r"HTTP/1\.[01] (\d{3}) ", lines[0] + " ")
+    if not m:
+        raise AssertionError(f"not an HTTP status line: {lines[0]!r}")
+    headers = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise AssertionError(f"malformed header line {line!r}")
+        headers[name.strip().lower()] = value.strip()
+    if "content-length" not in headers:
+        raise AssertionError(f"response without Content-Length: {head!r}")
+    length = int(headers["content-length"])
+    buf[:] = rest
+    while len(buf) < length:
+        _recv_into(s, buf, deadline, f"a {length}-byte body")
+    body = bytes(buf[:length])
+    del buf[:length]
+    return int(m.group(1)), headers, body
+
+
+def _recv_into(s, buf, deadline, what):
+    s.settimeout(deadline.remaining())
+    try:
+        data = s.recv(1 << 16)
+    except socket.timeout:
+        raise AssertionError(f"no {what} within {deadline.seconds:.1f}s "
+                             f"(have {bytes(buf[:200])!r})") from None
+    if not data:
+        raise AssertionError(f"EOF before {what} (have {bytes(buf[:200])!r})")
+    buf += data
