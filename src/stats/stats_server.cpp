@@ -1,7 +1,8 @@
-// StatsServer: listener and per-client state machine of the stats endpoint. Everything
-// runs on the reactor thread. A client's memory is bounded by its fixed 8 KB input buffer
-// plus output_high_water plus one response; every state that waits on the peer has a
-// deadline (request, write, idle, linger), so no client can hold a slot forever.
+// StatsServer: listener, admission and per-client state machine of the stats endpoint.
+// Everything runs on the reactor thread. A client's memory is bounded by its fixed 8 KB
+// input buffer plus output_high_water plus one response; every state that waits on the
+// peer has a deadline (request, write, idle, linger), and an idle client gives its slot
+// up to a newcomer (client_slots.hpp), so no client can hold a slot for long.
 #include "arus/stats/stats_server.hpp"
 
 #include <arpa/inet.h>
@@ -48,7 +49,17 @@ class StatsServer::Client final : public EventHandler, public Timer {
   void start() noexcept {
     last_activity_ms_ = now();
     arm_deadline();
+    server_.set_idle(index_, idle());
   }
+
+  // Between requests, so closing it loses nothing (see ClientSlot::idle).
+  bool idle() const noexcept {
+    return !closed_ && !lingering_ && !close_after_flush_ && pending_output() == 0 && in_size_ == 0;
+  }
+
+  // Makes room for a newcomer (StatsServer::make_room): an idle client has nothing in
+  // flight, so it is closed at once, as at its idle timeout.
+  void evict() noexcept { close(); }
 
   void on_events(uint32_t events) noexcept override {
     if (closed_) return;  // stale event from the batch that closed it
@@ -97,6 +108,7 @@ class StatsServer::Client final : public EventHandler, public Timer {
       break;  // blocked on output, or waiting for the peer
     }
     arm_deadline();
+    if (!closed_) server_.set_idle(index_, idle());
   }
 
   size_t index_;
@@ -192,6 +204,7 @@ class StatsServer::Client final : public EventHandler, public Timer {
       if (in_size_ == 0) request_started_ms_ = now();
       in_size_ += static_cast<size_t>(n);
       last_activity_ms_ = now();
+      server_.set_idle(index_, false);  // no longer a candidate to make room
     } else if (n == 0) {
       read_eof_ = true;
     } else if (errno == EINTR) {
@@ -343,7 +356,10 @@ void StatsServer::on_events(uint32_t /*events*/) noexcept { accept_clients(); }
 
 void StatsServer::accept_clients() noexcept {
   for (int i = 0; i < kMaxAcceptsPerRun; ++i) {
-    int raw = ::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sockaddr_storage peer_storage{};
+    socklen_t peer_length = sizeof peer_storage;
+    int raw = ::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&peer_storage), &peer_length,
+                        SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (raw < 0) {
       int err = errno;
       if (err == EINTR || err == ECONNABORTED) continue;
@@ -355,7 +371,9 @@ void StatsServer::accept_clients() noexcept {
       return;
     }
     UniqueFd fd(raw);
-    if (clients_.size() >= options_.max_clients) {
+    SocketAddress peer =
+        SocketAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(&peer_storage), peer_length);
+    if (!make_room(peer)) {
       std::string busy;
       append_error_response(503, busy);
       (void)!::send(fd.get(), busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -367,10 +385,32 @@ void StatsServer::accept_clients() noexcept {
       continue;
     }
     clients_.push_back(std::move(client));
+    slots_.push_back(ClientSlot{SourceKey(peer.ip_bytes())});
     clients_.back()->start();
   }
   // A full batch: there may be more waiting; give the other handlers a turn first.
   reactor_.timers().schedule(accept_timer_, reactor_.now_ms());
+}
+
+bool StatsServer::make_room(const SocketAddress& peer) noexcept {
+  SlotLimits limits{options_.max_clients, options_.max_clients_per_source};
+  SlotChoice choice = choose_slot(slots_, SourceKey(peer.ip_bytes()), limits);
+  if (choice.action == SlotChoice::Action::kAdmit) return true;
+  if (log::enabled(log::Level::kDebug)) {
+    log::debug(choice.action == SlotChoice::Action::kRefuse ? "stats client refused"
+                                                            : "stats client closed to make room")
+        .kv("client", peer.to_string())
+        .kv("cap", choice.cap == SlotChoice::Cap::kSource ? "source" : "total");
+  }
+  if (choice.action == SlotChoice::Action::kRefuse) return false;
+  clients_[choice.victim]->evict();
+  return true;
+}
+
+void StatsServer::set_idle(size_t index, bool idle) noexcept {
+  ClientSlot& slot = slots_[index];
+  if (idle && !slot.idle) slot.idle_order = next_idle_order_++;
+  slot.idle = idle;
 }
 
 void StatsServer::release(Client* client) noexcept {
@@ -379,8 +419,10 @@ void StatsServer::release(Client* client) noexcept {
   if (index + 1 != clients_.size()) {
     clients_[index] = std::move(clients_.back());
     clients_[index]->index_ = index;
+    slots_[index] = slots_.back();
   }
   clients_.pop_back();
+  slots_.pop_back();
   graveyard_->dead.push_back(std::move(owned));
   if (!graveyard_->reap_posted) {
     graveyard_->reap_posted = true;

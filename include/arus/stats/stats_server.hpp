@@ -12,12 +12,24 @@
 #include "arus/core/unique_fd.hpp"
 #include "arus/net/address.hpp"
 #include "arus/reactor/reactor.hpp"
+#include "arus/stats/client_slots.hpp"
 #include "arus/stats/stats_endpoint.hpp"
 
 namespace arus {
 
 struct StatsServerOptions {
-  size_t max_clients = 256;              // more are accepted, sent a 503 and closed
+  // Open clients in all. A new client over it closes the client idle the longest (no
+  // request being received, nothing left to send, as nginx reuses keep-alive
+  // connections); only when none is idle is the newcomer sent a 503 and closed.
+  size_t max_clients = 256;
+  // Open clients of one IP address; 0 = no cap. A source over it closes its own oldest
+  // idle client, else its newcomer gets a 503, so one source (a leaking keep-alive pool,
+  // a flood of stalled requests) can hold at most this share of the table and never push
+  // out another source's clients. 32 = max_clients / 8: at least eight sources fit with
+  // every client busy, while a real source needs a few (Prometheus keeps one connection
+  // per target; a kubelet probe opens one per period) even behind a NAT or a sidecar
+  // that makes everyone look like one address.
+  size_t max_clients_per_source = 32;
   uint64_t request_timeout_ms = 5000;    // a started request must be whole by then: else 408
   uint64_t idle_timeout_ms = 60000;      // keep-alive connection with nothing pending: closed
   uint64_t write_timeout_ms = 10000;     // pending output making no progress: closed
@@ -67,7 +79,10 @@ class StatsServer : private EventHandler {
               StatsServerOptions options);
   void on_events(uint32_t events) noexcept override;
   void accept_clients() noexcept;
-  void release(Client* client) noexcept;  // moves a closed client to the graveyard
+  // Applies choose_slot to a client from `peer`: true when it may be admitted.
+  bool make_room(const SocketAddress& peer) noexcept;
+  void set_idle(size_t index, bool idle) noexcept;  // Client::index_, see ClientSlot
+  void release(Client* client) noexcept;            // moves a closed client to the graveyard
 
   Reactor& reactor_;
   UniqueFd listener_;
@@ -75,6 +90,8 @@ class StatsServer : private EventHandler {
   StatsServerOptions options_;
   AcceptTimer accept_timer_{*this};  // retry after EMFILE, or resume after a full batch
   std::vector<std::unique_ptr<Client>> clients_;  // Client::index_ is its position
+  std::vector<ClientSlot> slots_;                 // slots_[i] describes clients_[i]
+  uint64_t next_idle_order_ = 0;
   // Closed clients wait here until the current reactor batch is over: a stale event for
   // them may still be dispatched. Shared with the posted task that frees them, so that
   // task stays safe even if the server is gone by then.
