@@ -1,26 +1,43 @@
 """The stats endpoint's client slots (issue 12, item 2): idle keep-alive clients cannot
-starve /healthz (the oldest idle one is closed to make room), and one source address is
-held to its own cap by closing its own oldest idle client. Clients come from several
+starve /healthz (the oldest idle one is closed to make room), one source address is held
+to its own cap by closing its own oldest idle client, and clients pipelining /metrics
+share one rendered body instead of each holding a copy. Clients come from several
 127.0.0.x source addresses (all loopback on Linux) so the global and the per-source caps
 can be told apart. Helpers are stateless; everything runs on the test thread."""
+import select
 import socket
 import unittest
 
 from harness import ProxyTestCase, env, free_port
 from harness.client import recv_until_closed
 from harness.http import read_response
-from harness.wait import Deadline
+from harness.wait import Deadline, wait_until
 
 # StatsServerOptions defaults, documented in docs/operations.md ("The stats listener").
 MAX_CLIENTS = 256
 MAX_CLIENTS_PER_SOURCE = 32
 
 GET_HEALTH = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+GET_METRICS = b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n"
 
 
 def source(i: int) -> str:
     """The i-th test source address; 127.0.0.1 stays for the harness's own requests."""
     return f"127.0.0.{10 + i}"
+
+
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS in /proc/PID/status")
+
+
+def has_input(s: socket.socket) -> bool:
+    """True once the peer sent something (or closed), without consuming it."""
+    readable, _, _ = select.select([s], [], [], 0)
+    return bool(readable)
 
 
 class StatsClientSlotsTest(ProxyTestCase):
@@ -84,6 +101,40 @@ class StatsClientSlotsTest(ProxyTestCase):
             self.assertEqual(self.ask(s), 200, f"client {n} of the crowded source")
         self.assertEqual(self.ask(other), 200, "the other source's client")
         self.assertEqual(self.ask(newcomer), 200, "the newcomer")
+
+    def test_memory_of_pipelining_metrics_clients_does_not_grow_per_client(self):
+        # One route with many backends makes /metrics about 1 MB; backends are never
+        # contacted, so their addresses need no listener.
+        backends = [f"127.0.0.1:{20000 + i}" for i in range(3000)]
+        self.start([self.route("big", backends)])
+        clients, sources = 64, 4
+        body_size = 0
+        for _ in range(3):  # warm the allocator with a few full renders
+            probe = self.open_from("127.0.0.2")
+            probe.sendall(b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            _, _, body = read_response(probe, bytearray(), Deadline(env.t(20)))
+            body_size = len(body)
+            probe.close()
+        self.assertGreater(body_size, 500_000, "/metrics is not large enough to measure")
+        before = rss_bytes(self.proxy_.pid)
+        # Each client pipelines four scrapes and reads nothing through a small receive
+        # window, so its first answer stays queued in the proxy.
+        pipeliners = []
+        for i in range(clients):
+            s = self.open_from(source(i % sources), receive_buffer=4096)
+            s.sendall(GET_METRICS * 4)
+            pipeliners.append(s)
+        wait_until(lambda: all(has_input(s) for s in pipeliners), env.t(30),
+                   "an answer started to every pipelining client", self.proxy_.tail)
+        growth = rss_bytes(self.proxy_.pid) - before
+        print(f"\n  /metrics {body_size / 1e6:.2f} MB, {clients} pipelining clients: RSS "
+              f"{before / 1e6:.1f} MB -> +{growth / 1e6:.1f} MB "
+              f"({growth / body_size:.1f} bodies)", flush=True)
+        # One copy per client would be `clients` bodies; shared ones are a handful (one
+        # per second of arrivals while earlier ones are still being sent).
+        self.assertLess(growth, clients // 4 * body_size,
+                        f"RSS grew {growth} bytes for {clients} clients of a "
+                        f"{body_size}-byte body")
 
 
 if __name__ == "__main__":

@@ -56,9 +56,15 @@ std::string_view http_reason_phrase(int status) {
   return "Error";
 }
 
-bool append_stats_response(const HttpRequest& request, const StatsSnapshotFn& snapshot,
-                           std::string& out) {
-  const bool close = !request.keep_alive;
+std::string render_page(StatsPage page, const StatsSnapshot& snapshot) {
+  return page == StatsPage::kMetrics ? render_prometheus(snapshot) : render_json(snapshot);
+}
+
+StatsResponse append_stats_response(const HttpRequest& request, const PageBodyFn& page_body,
+                                    std::string& out) {
+  StatsResponse response;
+  response.close = !request.keep_alive;
+  const bool close = response.close;
   const int minor = request.version_minor;
   enum class Page { kMetrics, kStats, kHealth, kNone };
   Page page = request.path == "/metrics"   ? Page::kMetrics
@@ -67,27 +73,25 @@ bool append_stats_response(const HttpRequest& request, const StatsSnapshotFn& sn
                                            : Page::kNone;
   if (page == Page::kNone) {
     append_response(out, 404, minor, close, kTextContentType, "not found\n", false);
-    return close;
+    return response;
   }
   const bool head = request.method == "HEAD";
   if (!head && request.method != "GET") {
     append_response(out, 405, minor, close, kTextContentType, "method not allowed\n", false,
                     "Allow: GET, HEAD\r\n");
-    return close;
+    return response;
   }
-  switch (page) {
-    case Page::kMetrics:
-      append_response(out, 200, minor, close, kPrometheusContentType, render_prometheus(snapshot()),
-                      head);
-      break;
-    case Page::kStats:
-      append_response(out, 200, minor, close, kJsonContentType, render_json(snapshot()), head);
-      break;
-    default:
-      append_response(out, 200, minor, close, kTextContentType, "ok\n", head);
-      break;
+  if (page == Page::kHealth) {
+    append_response(out, 200, minor, close, kTextContentType, "ok\n", head);
+    return response;
   }
-  return close;
+  const bool metrics = page == Page::kMetrics;
+  SharedBody body = page_body(metrics ? StatsPage::kMetrics : StatsPage::kStats);
+  // The head alone here (its Content-Length from the body); the body goes by reference.
+  append_response(out, 200, minor, close, metrics ? kPrometheusContentType : kJsonContentType,
+                  *body, /*head_only=*/true);
+  if (!head) response.body = std::move(body);
+  return response;
 }
 
 void append_error_response(int status, std::string& out) {

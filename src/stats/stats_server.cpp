@@ -1,19 +1,23 @@
 // StatsServer: listener, admission and per-client state machine of the stats endpoint.
 // Everything runs on the reactor thread. A client's memory is bounded by its fixed 8 KB
-// input buffer plus output_high_water plus one response; every state that waits on the
-// peer has a deadline (request, write, idle, linger), and an idle client gives its slot
-// up to a newcomer (client_slots.hpp), so no client can hold a slot for long.
+// input buffer plus output_high_water plus one response head: page bodies are shared
+// (PageCache, OutputQueue). Every state that waits on the peer has a deadline (request,
+// write, response, idle, linger), and an idle client gives its slot up to a newcomer
+// (client_slots.hpp), so no client can hold a slot for long.
 #include "arus/stats/stats_server.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 
 #include "arus/core/log.hpp"
 #include "arus/net/socket.hpp"
+#include "arus/stats/output_queue.hpp"
 
 namespace arus {
 namespace {
@@ -24,6 +28,10 @@ constexpr int kMaxStepsPerRun = 64;        // reads + answered requests before y
 constexpr uint64_t kAcceptRetryMs = 1000;  // also paces the warning it logs
 
 bool would_block(int err) { return err == EAGAIN || err == EWOULDBLOCK; }
+
+PageCache::RenderFn page_renderer(StatsSnapshotFn snapshot) {
+  return [snapshot = std::move(snapshot)](StatsPage page) { return render_page(page, snapshot()); };
+}
 
 }  // namespace
 
@@ -124,12 +132,20 @@ class StatsServer::Client final : public EventHandler, public Timer {
   };
 
   uint64_t now() const noexcept { return server_.reactor_.now_ms(); }
-  size_t pending_output() const noexcept { return out_.size() - out_sent_; }
+  size_t pending_output() const noexcept { return out_.pending(); }
+
+  // Before queueing a response: the write and response deadlines count from the moment
+  // there is something to send.
+  void begin_output() noexcept {
+    if (pending_output() == 0) last_write_ms_ = output_since_ms_ = now();
+  }
 
   void out_append_error(int status) noexcept {
-    if (pending_output() == 0) last_write_ms_ = now();
+    begin_output();
     try {
-      append_error_response(status, out_);
+      std::string response;
+      append_error_response(status, response);
+      out_.append(response);
     } catch (...) {  // out of memory: the close that follows is answer enough
     }
   }
@@ -137,9 +153,13 @@ class StatsServer::Client final : public EventHandler, public Timer {
   // Returns false when the client was closed.
   bool flush() noexcept {
     while (pending_output() > 0 && writable_) {
-      ssize_t n = ::send(fd(), out_.data() + out_sent_, pending_output(), MSG_NOSIGNAL);
+      iovec iov[8];
+      msghdr message{};
+      message.msg_iov = iov;
+      message.msg_iovlen = out_.peek(iov, std::size(iov));
+      ssize_t n = ::sendmsg(fd(), &message, MSG_NOSIGNAL);
       if (n > 0) {
-        out_sent_ += static_cast<size_t>(n);
+        out_.consume(static_cast<size_t>(n));
         last_write_ms_ = last_activity_ms_ = now();
       } else if (n < 0 && errno == EINTR) {
         continue;
@@ -148,15 +168,6 @@ class StatsServer::Client final : public EventHandler, public Timer {
       } else {
         close();
         return false;
-      }
-    }
-    if (pending_output() == 0 && out_sent_ > 0) {
-      out_sent_ = 0;
-      // Keep a small buffer for the next response, give back a big one.
-      if (out_.capacity() > 4 * server_.options_.output_high_water) {
-        std::string().swap(out_);
-      } else {
-        out_.clear();
       }
     }
     return true;
@@ -171,16 +182,20 @@ class StatsServer::Client final : public EventHandler, public Timer {
       if (read_eof_) close_after_flush_ = true;  // a half request will never complete
       return read_eof_ ? Progress::kAnswered : Progress::kNeedInput;
     }
-    if (pending_output() == 0) last_write_ms_ = now();
     if (result.status == HttpParseStatus::kBad) {
       out_append_error(result.error_status);
       close_after_flush_ = true;
       return Progress::kAnswered;
     }
     answered_any_ = true;
+    begin_output();
     bool close = true;
     try {
-      close = append_stats_response(result.request, server_.snapshot_, out_);
+      std::string head;
+      StatsResponse response = append_stats_response(result.request, server_.page_body_, head);
+      out_.append(head);
+      if (response.body) out_.append_shared(std::move(response.body));
+      close = response.close;
     } catch (...) {
       out_append_error(500);
     }
@@ -252,7 +267,8 @@ class StatsServer::Client final : public EventHandler, public Timer {
     if (lingering_) {
       kind = Deadline::kLinger, at = linger_until_ms_;
     } else if (pending_output() > 0) {
-      kind = Deadline::kWrite, at = last_write_ms_ + o.write_timeout_ms;
+      kind = Deadline::kWrite;
+      at = std::min(last_write_ms_ + o.write_timeout_ms, output_since_ms_ + o.response_timeout_ms);
     } else if (close_after_flush_) {
       kind = Deadline::kNone, at = 0;  // about to linger: run() arms that
     } else if (in_size_ > 0 && waiting_for_input_) {
@@ -286,8 +302,7 @@ class StatsServer::Client final : public EventHandler, public Timer {
   char in_[kMaxRequestHeadBytes];
   size_t in_size_ = 0;
   HttpRequestParser parser_;
-  std::string out_;
-  size_t out_sent_ = 0;
+  OutputQueue out_;
 
   bool readable_ = true;  // edge-triggered: readiness is tracked here until EAGAIN
   bool writable_ = true;
@@ -301,6 +316,7 @@ class StatsServer::Client final : public EventHandler, public Timer {
 
   uint64_t request_started_ms_ = 0;  // first byte of the request being received
   uint64_t last_write_ms_ = 0;       // output queued or last sent
+  uint64_t output_since_ms_ = 0;     // output pending without a break since then
   uint64_t last_activity_ms_ = 0;
   uint64_t linger_until_ms_ = 0;
 };
@@ -325,8 +341,9 @@ StatsServer::StatsServer(Reactor& reactor, UniqueFd listener, StatsSnapshotFn sn
                          StatsServerOptions options)
     : reactor_(reactor),
       listener_(std::move(listener)),
-      snapshot_(std::move(snapshot)),
       options_(options),
+      pages_(page_renderer(std::move(snapshot)), options.share_window_ms),
+      page_body_([this](StatsPage page) { return pages_.body(page, reactor_.now_ms()); }),
       graveyard_(std::make_shared<Graveyard>()) {}
 
 StatsServer::~StatsServer() {
@@ -379,6 +396,9 @@ void StatsServer::accept_clients() noexcept {
       (void)!::send(fd.get(), busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       continue;  // closed by ~UniqueFd
     }
+    // Best effort: a socket left with the default buffer only costs more memory.
+    (void)::setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &options_.send_buffer_bytes,
+                       sizeof options_.send_buffer_bytes);
     auto client = std::make_unique<Client>(*this, std::move(fd), clients_.size());
     if (int err = reactor_.add(client->fd(), Reactor::kAllEvents, client.get())) {
       log::warn("stats client not registered").kv("error", strerror(err));

@@ -9,9 +9,10 @@ namespace arus {
 namespace {
 
 struct Answer {
-  std::string bytes;
+  std::string bytes;  // what goes on the wire: the appended bytes, then the shared body
   bool close = false;
   int snapshots = 0;
+  bool body_shared = false;
 };
 
 Answer answer(std::string_view request_text) {
@@ -19,13 +20,18 @@ Answer answer(std::string_view request_text) {
   HttpParseResult parsed = parser.parse(request_text);
   EXPECT_EQ(parsed.status, HttpParseStatus::kComplete) << request_text;
   Answer a;
-  StatsSnapshotFn snapshot = [&a] {
+  PageBodyFn page_body = [&a](StatsPage page) {
     ++a.snapshots;
     StatsSnapshot s;
     s.generation = 42;
-    return s;
+    return std::make_shared<const std::string>(render_page(page, s));
   };
-  a.close = append_stats_response(parsed.request, snapshot, a.bytes);
+  StatsResponse response = append_stats_response(parsed.request, page_body, a.bytes);
+  a.close = response.close;
+  if (response.body) {
+    a.body_shared = true;
+    a.bytes += *response.body;
+  }
   return a;
 }
 
@@ -53,6 +59,7 @@ TEST(StatsEndpoint, MetricsIsPrometheusText) {
   EXPECT_NE(a.bytes.find("\r\nContent-Length: " + std::to_string(body.size()) + "\r\n"),
             std::string::npos);
   EXPECT_EQ(a.snapshots, 1);
+  EXPECT_TRUE(a.body_shared) << "a page body is sent by reference, not copied";
 }
 
 TEST(StatsEndpoint, StatsIsJson) {
@@ -66,6 +73,7 @@ TEST(StatsEndpoint, HeadHasTheGetHeadersAndNoBody) {
   Answer get = answer("GET /stats HTTP/1.1\r\nHost: h\r\n\r\n");
   Answer head = answer("HEAD /stats HTTP/1.1\r\nHost: h\r\n\r\n");
   EXPECT_EQ(body_of(head.bytes), "");
+  EXPECT_FALSE(head.body_shared);
   EXPECT_EQ(head.bytes, get.bytes.substr(0, get.bytes.find("\r\n\r\n") + 4));
 }
 

@@ -1,6 +1,6 @@
 // StatsServer on 127.0.0.1 with a Reactor running in a thread, driven by blocking test
 // clients: pages, errors, keep-alive, pipelining, slow and oversize clients, limits,
-// room made by closing idle clients.
+// room made by closing idle clients, and page bodies shared between clients.
 // Every read has a 10 s receive timeout as its deadline; nothing asserts on timing.
 #include "arus/stats/stats_server.hpp"
 
@@ -69,6 +69,9 @@ class TestClient {
     buffer_.erase(0, total);
     return response;
   }
+
+  // True once the server sent something (waits up to the receive deadline); reads it.
+  bool got_some() { return fill(); }
 
   // Everything until the server closes; `closed` tells whether EOF was seen.
   std::string read_until_close(bool* closed) {
@@ -425,6 +428,42 @@ TEST_F(StatsServerTest, SourceAtItsCapGivesWayOnlyAmongItsOwnClients) {
   EXPECT_TRUE(starts_with(fourth.read_until_close(&closed), "HTTP/1.1 503 "));
   other.send_all(kGetHealth);
   EXPECT_EQ(body_of(other.read_response()), "ok\n") << "another source is never closed for it";
+}
+
+// Issue 12: a large /metrics body is not copied once per pipelining client.
+TEST_F(StatsServerTest, ClientsWaitingForTheSameMetricsShareOneRendering) {
+  StatsServerOptions options;
+  options.share_window_ms = 600000;  // the window is not under test: no clock in play
+  options.write_timeout_ms = 600000;
+  ASSERT_NO_FATAL_FAILURE(start(options, /*routes=*/1500));  // /metrics of over 1 MB
+  std::vector<std::unique_ptr<TestClient>> readers;
+  for (int i = 0; i < 8; ++i) {
+    // A small window that is not read: the body stays queued in the server.
+    readers.push_back(std::make_unique<TestClient>(port_, /*receive_buffer=*/4096));
+    readers.back()->send_all("GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
+    ASSERT_TRUE(readers.back()->got_some()) << i;
+  }
+  EXPECT_EQ(snapshots_.load(), 1);
+  std::string body = body_of(readers.front()->read_response());
+  EXPECT_GT(body.size(), 1000000u);
+  for (size_t i = 1; i < readers.size(); ++i) {
+    EXPECT_EQ(body_of(readers[i]->read_response()), body) << i;
+  }
+  // Nobody holds that rendering any more: the next scrape has fresh figures.
+  readers.front()->send_all("GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_FALSE(body_of(readers.front()->read_response()).empty());
+  EXPECT_EQ(snapshots_.load(), 2);
+}
+
+TEST_F(StatsServerTest, ReaderThatNeverFinishesAResponseIsClosed) {
+  StatsServerOptions options;
+  options.response_timeout_ms = 200;
+  options.write_timeout_ms = 600000;  // only the response deadline can close it
+  ASSERT_NO_FATAL_FAILURE(start(options, /*routes=*/1500));
+  TestClient reader(port_, /*receive_buffer=*/4096);
+  reader.send_all("GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
+  ASSERT_TRUE(reader.got_some());
+  EXPECT_TRUE(wait_for_client_count(0));
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "arus/net/address.hpp"
 #include "arus/reactor/reactor.hpp"
 #include "arus/stats/client_slots.hpp"
+#include "arus/stats/page_cache.hpp"
 #include "arus/stats/stats_endpoint.hpp"
 
 namespace arus {
@@ -35,6 +36,17 @@ struct StatsServerOptions {
   uint64_t write_timeout_ms = 10000;     // pending output making no progress: closed
   uint64_t linger_ms = 2000;             // reading and discarding after the last response
   size_t output_high_water = 64 * 1024;  // pipelined requests wait while more is unsent
+  // Output pending without a break this long: closed. Bounds how long a trickling reader
+  // can pin a shared body (Prometheus gives up on a scrape after 10 s by default).
+  uint64_t response_timeout_ms = 30000;
+  // A /metrics or /stats rendering still being sent to some client is shared with new
+  // requests for this long (see PageCache): so at most response_timeout_ms /
+  // share_window_ms + 1 bodies of a page are held at once, however many clients ask.
+  uint64_t share_window_ms = 1000;
+  // SO_SNDBUF of each client (the kernel doubles it). Left to autotuning, a socket that
+  // is not read takes up to tcp_wmem's 4 MB of kernel memory, which a memory cgroup
+  // charges to the process; bodies wait shared in user space instead.
+  int send_buffer_bytes = 64 * 1024;
 };
 
 class StatsServer : private EventHandler {
@@ -46,8 +58,9 @@ class StatsServer : private EventHandler {
   static Result<UniqueFd> open_listener(const SocketAddress& address);
 
   // Serves on `listener` (from open_listener or equivalent) through `reactor`, which must
-  // outlive the server. `snapshot` is called on the reactor thread for each /metrics and
-  // /stats request. Call on the reactor thread, or before that thread runs the reactor.
+  // outlive the server. `snapshot` is called on the reactor thread for each rendering of
+  // /metrics and /stats (see share_window_ms). Call on the reactor thread, or before
+  // that thread runs the reactor.
   static Result<std::unique_ptr<StatsServer>> create(Reactor& reactor, UniqueFd listener,
                                                      StatsSnapshotFn snapshot,
                                                      StatsServerOptions options = {});
@@ -86,8 +99,9 @@ class StatsServer : private EventHandler {
 
   Reactor& reactor_;
   UniqueFd listener_;
-  StatsSnapshotFn snapshot_;
   StatsServerOptions options_;
+  PageCache pages_;
+  PageBodyFn page_body_;             // pages_ at the reactor's time, for append_stats_response
   AcceptTimer accept_timer_{*this};  // retry after EMFILE, or resume after a full batch
   std::vector<std::unique_ptr<Client>> clients_;  // Client::index_ is its position
   std::vector<ClientSlot> slots_;                 // slots_[i] describes clients_[i]
