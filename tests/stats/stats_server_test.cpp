@@ -110,6 +110,18 @@ bool starts_with(const std::string& text, std::string_view prefix) {
 
 const char* kGetHealth = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
 
+// Asks `c` for /healthz on its connection: true when answered "ok".
+bool healthy(TestClient& c) {
+  c.send_all(kGetHealth);
+  return body_of(c.read_response()) == "ok\n";
+}
+
+// True when the server closes `c` without sending anything.
+bool closed_silently(TestClient& c) {
+  bool closed = false;
+  return c.read_until_close(&closed).empty() && closed;
+}
+
 class StatsServerTest : public ::testing::Test {
  protected:
   void start(StatsServerOptions options = {}, size_t routes = 1) {
@@ -373,18 +385,12 @@ TEST_F(StatsServerTest, FullTableClosesTheClientIdleTheLongest) {
   ASSERT_NO_FATAL_FAILURE(start(options));
   TestClient oldest(port_);
   TestClient newer(port_);
-  oldest.send_all(kGetHealth);
-  ASSERT_EQ(body_of(oldest.read_response()), "ok\n");
-  newer.send_all(kGetHealth);
-  ASSERT_EQ(body_of(newer.read_response()), "ok\n");
+  ASSERT_TRUE(healthy(oldest));
+  ASSERT_TRUE(healthy(newer));
   TestClient probe(port_);
-  probe.send_all(kGetHealth);
-  EXPECT_EQ(body_of(probe.read_response()), "ok\n");
-  bool closed = false;
-  EXPECT_EQ(oldest.read_until_close(&closed), "");
-  EXPECT_TRUE(closed);
-  newer.send_all(kGetHealth);
-  EXPECT_EQ(body_of(newer.read_response()), "ok\n") << "only the oldest idle one gave way";
+  EXPECT_TRUE(healthy(probe));
+  EXPECT_TRUE(closed_silently(oldest));
+  EXPECT_TRUE(healthy(newer)) << "only the oldest idle one gave way";
 }
 
 TEST_F(StatsServerTest, ClientsOverTheLimitGet503WhenNoneIsIdle) {
@@ -409,25 +415,21 @@ TEST_F(StatsServerTest, SourceAtItsCapGivesWayOnlyAmongItsOwnClients) {
   options.request_timeout_ms = 60000;
   ASSERT_NO_FATAL_FAILURE(start(options));
   TestClient other(port_, 0, "127.0.0.3");
-  other.send_all(kGetHealth);
-  ASSERT_EQ(body_of(other.read_response()), "ok\n");  // idle the longest of all
+  ASSERT_TRUE(healthy(other));  // idle the longest of all
   TestClient idle(port_, 0, "127.0.0.2");
-  idle.send_all(kGetHealth);
-  ASSERT_EQ(body_of(idle.read_response()), "ok\n");
+  ASSERT_TRUE(healthy(idle));
   TestClient busy(port_, 0, "127.0.0.2");
   busy.send_all("GET /healthz HTTP/1.1\r\n");
   settle();
 
   TestClient third(port_, 0, "127.0.0.2");  // closes `idle`, its source's idle one
   third.send_all("GET /healthz HTTP/1.1\r\n");
-  bool closed = false;
-  EXPECT_EQ(idle.read_until_close(&closed), "");
-  EXPECT_TRUE(closed);
+  EXPECT_TRUE(closed_silently(idle));
   settle();
   TestClient fourth(port_, 0, "127.0.0.2");  // its source has two busy clients: refused
+  bool closed = false;
   EXPECT_TRUE(starts_with(fourth.read_until_close(&closed), "HTTP/1.1 503 "));
-  other.send_all(kGetHealth);
-  EXPECT_EQ(body_of(other.read_response()), "ok\n") << "another source is never closed for it";
+  EXPECT_TRUE(healthy(other)) << "another source is never closed for it";
 }
 
 // Issue 12: a large /metrics body is not copied once per pipelining client.
