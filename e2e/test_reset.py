@@ -9,7 +9,6 @@ import signal
 import socket
 import struct
 import termios
-import threading
 import unittest
 
 from harness import ProxyTestCase, env, free_port, recv_until_closed, wait_until
@@ -146,30 +145,10 @@ class ResetTest(ProxyTestCase):
         client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
         client.close()
 
-        received = bytearray()
-        how = None
-        done = threading.Event()
-
-        def read_all():
-            nonlocal how
-            try:
-                while True:
-                    chunk = backend.recv(1 << 20)
-                    if not chunk:
-                        how = "eof"
-                        break
-                    received.extend(chunk)
-            except ConnectionResetError:
-                how = "reset"
-            except socket.timeout:
-                how = "timeout"
-            done.set()
-
-        threading.Thread(target=read_all, daemon=True).start()
-        wait_until(done.is_set, env.t(20), "the backend to read to the end")
+        received, how = recv_until_closed(backend, env.t(20))
         self.assertGreaterEqual(len(received), delivered_at_least,
                                 "bytes the proxy had taken before the client's reset were lost")
-        self.assertEqual(bytes(received), stream[:len(received)], "bytes out of order")
+        self.assertEqual(received, stream[:len(received)], "bytes out of order")
         self.assertEqual(how, "reset")
         acc = proxy.wait_access(route="r")
         self.assertEqual(acc.fields.get("close"), "client_reset", acc.raw)
