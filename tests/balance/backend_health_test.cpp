@@ -241,7 +241,9 @@ TEST(BackendHealth, TransitionsAlternateWhateverThreadMakesThem) {
   EXPECT_GE(downs.load(), 1);
   EXPECT_TRUE(downs.load() == ups.load() || downs.load() == ups.load() + 1);
   EXPECT_EQ(health.marked_up(), downs.load() == ups.load());
-  if (!health.marked_up()) EXPECT_TRUE(health.record_success());
+  if (!health.marked_up()) {
+    EXPECT_TRUE(health.record_success());
+  }
   EXPECT_TRUE(health.marked_up());
 }
 
