@@ -11,7 +11,6 @@
 #include "arus/app/server.hpp"
 #include "arus/config/ini_loader.hpp"
 #include "arus/core/log.hpp"
-#include "arus/relay/route_runtime.hpp"
 
 namespace {
 
@@ -61,31 +60,14 @@ int main(int argc, char** argv) {
 
   auto shared_config = std::make_shared<const arus::Config>(std::move(*config));
   if (options->test_only) {
-    // What start-up checks, in its order, binding aside: the run user, the filter sources
-    // for that user, then every filter loaded. As root it switches to the run user first,
-    // as start-up does, so no filter code runs as root here either; without root it
-    // cannot, and the filters load as whoever runs -t.
-    auto checked = [&]() -> arus::Result<void> {
-      auto identity = arus::configured_identity(*shared_config);
-      if (!identity) return std::move(identity).error();
-      if (auto safe = arus::check_filter_sources(*shared_config, identity->uid); !safe) {
-        return safe;
-      }
-      if (geteuid() == 0) return arus::become_run_user(*shared_config);
-      return {};
-    }();
-    if (!checked) {
-      arus::log::error(checked.error().message);
-      return kExitFailure;
-    }
-    auto snapshot = arus::build_snapshot(shared_config);
-    if (!snapshot) {
-      arus::log::error(snapshot.error().message);
+    auto routes = arus::test_configuration(shared_config);
+    if (!routes) {
+      arus::log::error(routes.error().message);
       return kExitFailure;
     }
     arus::log::info("config_ok")
         .kv("config", options->config_path)
-        .kv("routes", static_cast<uint64_t>((*snapshot)->routes.size()));
+        .kv("routes", static_cast<uint64_t>(*routes));
     return kExitOk;
   }
 

@@ -6,6 +6,7 @@
 
 #include "arus/config/config_error.hpp"
 #include "arus/plugin/plugin_loader.hpp"
+#include "arus/runtime/snapshot_builder.hpp"
 
 namespace arus {
 
@@ -51,6 +52,20 @@ Result<void> become_run_user(const Config& config) {
   Result<void> dropped = drop_privileges(config.global.user, config.global.group);
   if (!dropped) return global_key_error(config, "user", dropped.error().message);
   return {};
+}
+
+Result<size_t> test_configuration(const ConfigPtr& config) {
+  auto identity = configured_identity(*config);
+  if (!identity) return std::move(identity).error();
+  if (auto safe = check_filter_sources(*config, identity->uid); !safe) {
+    return std::move(safe).error();
+  }
+  if (geteuid() == 0) {
+    if (auto dropped = become_run_user(*config); !dropped) return std::move(dropped).error();
+  }
+  auto snapshot = build_snapshot(config);
+  if (!snapshot) return std::move(snapshot).error();
+  return (*snapshot)->routes.size();
 }
 
 }  // namespace arus

@@ -6,6 +6,8 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
+
 #include "arus/app/privileges.hpp"
 #include "arus/config/config.hpp"
 #include "arus/core/result.hpp"
@@ -29,5 +31,11 @@ Result<void> check_filter_sources(const Config& config, uid_t run_uid);
 
 // drop_privileges() to [global] user and group, its error placed at the `user` line.
 Result<void> become_run_user(const Config& config);
+
+// -t: what start-up checks, in its order, binding aside: the run user, the filter sources
+// for that user, then every filter loaded (build_snapshot). As root it switches to the run
+// user first, as start-up does, so no filter code runs as root here either; without root
+// it cannot, and the filters load as whoever runs -t. Returns the number of routes.
+Result<size_t> test_configuration(const ConfigPtr& config);
 
 }  // namespace arus

@@ -11,12 +11,12 @@
 #include "arus/balance/backend_health.hpp"
 #include "arus/balance/balancer.hpp"
 #include "arus/config/config.hpp"
-#include "arus/core/result.hpp"
 #include "arus/plugin/filter_instance.hpp"
 #include "arus/stats/stats_table.hpp"
-#include "arus/relay/admission.hpp"
 
 namespace arus {
+
+class Admission;  // worker/admission.hpp: the relay only carries it for the worker
 
 struct RouteRuntime {
   RouteRuntime(const RouteConfig& route_config, FilterInstancePtr filter_instance,
@@ -39,19 +39,5 @@ struct Snapshot {
 };
 
 using SnapshotPtr = std::shared_ptr<const Snapshot>;
-
-// Builds the runtime of `config`: loads and creates every route's filter. Fails, with
-// the filter file and reason, when a filter does not load. Blocks on the file system and
-// runs filter code: start-up and reload only. The result has no stats rows yet.
-// `previous` (the running snapshot, or null) shares its per-route connection counts with
-// routes that keep their name, and its backends' health objects with the backends they
-// keep (same route name, same HOST:PORT): one health state per backend across reloads.
-Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config,
-                                                 const Snapshot* previous = nullptr);
-
-// Finds each route's stats rows in `stats` (which must have applied the snapshot's
-// config), points each backend row's arus_backend_up at the backend's health, and sets
-// the generation. Call before the snapshot is shared, at start-up or a reload's commit.
-void attach_stats(Snapshot& snapshot, StatsTable& stats, uint64_t generation);
 
 }  // namespace arus

@@ -11,7 +11,7 @@
 
 #include "arus/balance/balancer.hpp"
 #include "arus/reactor/reactor.hpp"
-#include "arus/relay/admission.hpp"
+#include "arus/worker/admission.hpp"
 #include "arus/relay/connection.hpp"
 #include "arus/relay/pipe_pool.hpp"
 #include "arus/relay/route_runtime.hpp"

@@ -1,6 +1,6 @@
 // build_snapshot: what a reload carries over from the running snapshot to the new one;
 // attach_stats: what the stats rows then report.
-#include "arus/relay/route_runtime.hpp"
+#include "arus/runtime/snapshot_builder.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,31 @@
+// Building the runtime of a configuration: loads every route's filter, carries the
+// per-route connection counts and backend health over from the running snapshot, and
+// points the stats rows at them. Start-up, -t and reload only (file system, filter code);
+// call from one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "arus/config/config.hpp"
+#include "arus/core/result.hpp"
+#include "arus/relay/route_runtime.hpp"
+#include "arus/stats/stats_table.hpp"
+
+namespace arus {
+
+// Builds the runtime of `config`: loads and creates every route's filter. Fails, with
+// the filter file and reason, when a filter does not load. Blocks on the file system and
+// runs filter code: start-up and reload only. The result has no stats rows yet.
+// `previous` (the running snapshot, or null) shares its per-route connection counts with
+// routes that keep their name, and its backends' health objects with the backends they
+// keep (same route name, same HOST:PORT): one health state per backend across reloads.
+Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config,
+                                                 const Snapshot* previous = nullptr);
+
+// Finds each route's stats rows in `stats` (which must have applied the snapshot's
+// config), points each backend row's arus_backend_up at the backend's health, and sets
+// the generation. Call before the snapshot is shared, at start-up or a reload's commit.
+void attach_stats(Snapshot& snapshot, StatsTable& stats, uint64_t generation);
+
+}  // namespace arus
