@@ -146,15 +146,18 @@ bench: all
 bench-selftest: all
 	ARUS_BIN=$(abspath $(BIN)) bench/selftest.sh
 
-# libFuzzer target for the stats endpoint's HTTP parser (clang); not part of `make test`.
+# libFuzzer target for the HTTP request parser and the stats routing behind it (clang); not
+# part of `make test`.
 FUZZ_CXX  ?= clang++
 FUZZ_TIME ?= 60
 FUZZ_DIR  := build/fuzz
-FUZZ_SRC  := fuzz/http_request_fuzz.cpp src/stats/http_request.cpp src/stats/stats_endpoint.cpp \
-             src/stats/metrics_exporter.cpp src/stats/json_exporter.cpp src/stats/text_escape.cpp
+FUZZ_SRC  := fuzz/http_request_fuzz.cpp src/http/http_request.cpp src/http/http_response.cpp \
+             src/app/stats_endpoint.cpp src/stats/metrics_exporter.cpp src/stats/json_exporter.cpp \
+             src/stats/text_escape.cpp src/core/utf8.cpp
 FUZZ_BIN  := $(FUZZ_DIR)/http_request_fuzz
 
-$(FUZZ_BIN): $(FUZZ_SRC) $(wildcard include/arus/stats/*.hpp)
+$(FUZZ_BIN): $(FUZZ_SRC) $(wildcard include/arus/stats/*.hpp include/arus/http/*.hpp) \
+             include/arus/app/stats_endpoint.hpp
 	@mkdir -p $(@D)
 	$(FUZZ_CXX) -std=c++20 -O1 -g -Iinclude -fsanitize=fuzzer,address,undefined \
 	  -fno-sanitize-recover=all $(FUZZ_SRC) -o $@

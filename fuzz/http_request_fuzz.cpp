@@ -5,11 +5,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <string_view>
 
-#include "arus/stats/http_request.hpp"
-#include "arus/stats/stats_endpoint.hpp"
+#include "arus/app/stats_endpoint.hpp"
+#include "arus/http/http_request.hpp"
 
 namespace {
 
@@ -48,7 +49,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const size_t step = data[0] % 64 + 1;  // the first byte picks the read size
   std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
-  const arus::StatsSnapshotFn snapshot = [] { return arus::StatsSnapshot{}; };
+  const arus::PageBodyFn page_body = [](arus::StatsPage page) {
+    return std::make_shared<const std::string>(arus::render_page(page, arus::StatsSnapshot{}));
+  };
 
   // Pipelined requests, one after another, as the server consumes them.
   size_t offset = 0;
@@ -75,7 +78,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     require(request.version_minor >= 0 && request.version_minor <= 9);
     require(!request.has_body || !request.keep_alive);
     std::string response;
-    bool close = arus::append_stats_response(request, snapshot, response);
+    bool close = arus::append_stats_response(request, page_body, response).close;
     require(response.rfind("HTTP/1.", 0) == 0 && response.find("\r\n\r\n") != std::string::npos);
     require(close == !request.keep_alive);
     offset += whole.consumed;

@@ -15,7 +15,7 @@
 #include "arus/worker/admission.hpp"
 #include "arus/runtime/snapshot_builder.hpp"
 #include "arus/reload/config_watcher.hpp"
-#include "arus/stats/stats_server.hpp"
+#include "arus/app/stats_server.hpp"
 #include "arus/stats/stats_table.hpp"
 #include "arus/worker/worker.hpp"
 

@@ -1,5 +1,5 @@
-// The stats listener's admission policy: per-source cap first, then the global cap.
-#include "arus/stats/client_slots.hpp"
+// An HttpServer's admission policy: per-source cap first, then the global cap.
+#include "arus/http/client_slots.hpp"
 
 #include <algorithm>
 

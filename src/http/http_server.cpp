@@ -1,13 +1,11 @@
-// StatsServer: listener, admission and per-client state machine of the stats endpoint.
+// HttpServer: listener, admission and per-client state machine of a small HTTP server.
 // Everything runs on the reactor thread. A client's memory is bounded by its fixed 8 KB
 // input buffer plus output_high_water plus one response head: page bodies are shared
-// (PageCache, OutputQueue). Every state that waits on the peer has a deadline (request,
+// (SharedBody, OutputQueue). Every state that waits on the peer has a deadline (request,
 // write, response, idle, linger), and an idle client gives its slot up to a newcomer
 // (client_slots.hpp), so no client can hold a slot for long.
-#include "arus/stats/stats_server.hpp"
+#include "arus/http/http_server.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -16,8 +14,8 @@
 #include <iterator>
 
 #include "arus/core/log.hpp"
+#include "arus/http/output_queue.hpp"
 #include "arus/net/socket.hpp"
-#include "arus/stats/output_queue.hpp"
 
 namespace arus {
 namespace {
@@ -29,20 +27,16 @@ constexpr uint64_t kAcceptRetryMs = 1000;  // also paces the warning it logs
 
 bool would_block(int err) { return err == EAGAIN || err == EWOULDBLOCK; }
 
-PageCache::RenderFn page_renderer(StatsSnapshotFn snapshot) {
-  return [snapshot = std::move(snapshot)](StatsPage page) { return render_page(page, snapshot()); };
-}
-
 }  // namespace
 
-struct StatsServer::Graveyard {
+struct HttpServer::Graveyard {
   std::vector<std::unique_ptr<Client>> dead;
   bool reap_posted = false;
 };
 
-class StatsServer::Client final : public EventHandler, public Timer {
+class HttpServer::Client final : public EventHandler, public Timer {
  public:
-  Client(StatsServer& server, UniqueFd fd, size_t index)
+  Client(HttpServer& server, UniqueFd fd, size_t index)
       : index_(index), server_(server), fd_(std::move(fd)) {}
   ~Client() {
     // Closed clients cancelled their timers already, and may outlive the server.
@@ -65,7 +59,7 @@ class StatsServer::Client final : public EventHandler, public Timer {
     return !closed_ && !lingering_ && !close_after_flush_ && pending_output() == 0 && in_size_ == 0;
   }
 
-  // Makes room for a newcomer (StatsServer::make_room): an idle client has nothing in
+  // Makes room for a newcomer (HttpServer::make_room): an idle client has nothing in
   // flight, so it is closed at once, as at its idle timeout.
   void evict() noexcept { close(); }
 
@@ -192,7 +186,7 @@ class StatsServer::Client final : public EventHandler, public Timer {
     bool close = true;
     try {
       std::string head;
-      StatsResponse response = append_stats_response(result.request, server_.page_body_, head);
+      HttpResponse response = server_.handler_(result.request, head);
       out_.append(head);
       if (response.body) out_.append_shared(std::move(response.body));
       close = response.close;
@@ -261,7 +255,7 @@ class StatsServer::Client final : public EventHandler, public Timer {
 
   void arm_deadline() noexcept {
     if (closed_) return;
-    const StatsServerOptions& o = server_.options_;
+    const HttpServerOptions& o = server_.options_;
     Deadline kind;
     uint64_t at;
     if (lingering_) {
@@ -296,7 +290,7 @@ class StatsServer::Client final : public EventHandler, public Timer {
     server_.release(this);
   }
 
-  StatsServer& server_;
+  HttpServer& server_;
   UniqueFd fd_;
   YieldTimer yield_{*this};
   char in_[kMaxRequestHeadBytes];
@@ -321,57 +315,44 @@ class StatsServer::Client final : public EventHandler, public Timer {
   uint64_t linger_until_ms_ = 0;
 };
 
-Result<UniqueFd> StatsServer::open_listener(const SocketAddress& address) {
+Result<UniqueFd> HttpServer::open_listener(const SocketAddress& address) {
   return listen_tcp(address, /*reuse_port=*/false, kListenBacklog);
 }
 
-Result<std::unique_ptr<StatsServer>> StatsServer::create(Reactor& reactor, UniqueFd listener,
-                                                         StatsSnapshotFn snapshot,
-                                                         StatsServerOptions options) {
-  if (!listener) return Error{"stats: no listening socket"};
-  std::unique_ptr<StatsServer> server(
-      new StatsServer(reactor, std::move(listener), std::move(snapshot), options));
+Result<std::unique_ptr<HttpServer>> HttpServer::create(Reactor& reactor, UniqueFd listener,
+                                                       HttpHandler handler,
+                                                       HttpServerOptions options) {
+  const std::string name = options.name;
+  if (!listener) return Error{name + ": no listening socket"};
+  std::unique_ptr<HttpServer> server(
+      new HttpServer(reactor, std::move(listener), std::move(handler), options));
   if (int err = reactor.add(server->listener_.get(), EPOLLIN | EPOLLET, server.get())) {
-    return posix_error("stats: epoll add listener", err);
+    return posix_error(name + ": epoll add listener", err);
   }
   return server;
 }
 
-StatsServer::StatsServer(Reactor& reactor, UniqueFd listener, StatsSnapshotFn snapshot,
-                         StatsServerOptions options)
+HttpServer::HttpServer(Reactor& reactor, UniqueFd listener, HttpHandler handler,
+                       HttpServerOptions options)
     : reactor_(reactor),
       listener_(std::move(listener)),
       options_(options),
-      pages_(page_renderer(std::move(snapshot)), options.share_window_ms),
-      page_body_([this](StatsPage page) { return pages_.body(page, reactor_.now_ms()); }),
+      handler_(std::move(handler)),
       graveyard_(std::make_shared<Graveyard>()) {}
 
-StatsServer::~StatsServer() {
+HttpServer::~HttpServer() {
   reactor_.timers().cancel(accept_timer_);
   // Outside dispatch (see the header), so clients can go at once; each cancels its timers.
   clients_.clear();
 }
 
-uint16_t StatsServer::port() const noexcept {
-  sockaddr_storage storage{};
-  socklen_t length = sizeof storage;
-  if (::getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&storage), &length) != 0) {
-    return 0;
-  }
-  if (storage.ss_family == AF_INET) {
-    return ntohs(reinterpret_cast<const sockaddr_in*>(&storage)->sin_port);
-  }
-  if (storage.ss_family == AF_INET6) {
-    return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_port);
-  }
-  return 0;
-}
+uint16_t HttpServer::port() const noexcept { return local_address(listener_.get()).port(); }
 
-void StatsServer::AcceptTimer::on_timer() noexcept { server_.accept_clients(); }
+void HttpServer::AcceptTimer::on_timer() noexcept { server_.accept_clients(); }
 
-void StatsServer::on_events(uint32_t /*events*/) noexcept { accept_clients(); }
+void HttpServer::on_events(uint32_t /*events*/) noexcept { accept_clients(); }
 
-void StatsServer::accept_clients() noexcept {
+void HttpServer::accept_clients() noexcept {
   for (int i = 0; i < kMaxAcceptsPerRun; ++i) {
     sockaddr_storage peer_storage{};
     socklen_t peer_length = sizeof peer_storage;
@@ -383,7 +364,7 @@ void StatsServer::accept_clients() noexcept {
       if (would_block(err)) return;
       // EMFILE and friends leave the connection in the backlog and, edge-triggered, no
       // new event would come for it: retry on a timer.
-      log::warn("stats accept failed").kv("error", strerror(err));
+      log::warn(std::string(options_.name) + " accept failed").kv("error", strerror(err));
       reactor_.timers().schedule(accept_timer_, reactor_.now_ms() + kAcceptRetryMs);
       return;
     }
@@ -401,7 +382,7 @@ void StatsServer::accept_clients() noexcept {
                        sizeof options_.send_buffer_bytes);
     auto client = std::make_unique<Client>(*this, std::move(fd), clients_.size());
     if (int err = reactor_.add(client->fd(), Reactor::kAllEvents, client.get())) {
-      log::warn("stats client not registered").kv("error", strerror(err));
+      log::warn(std::string(options_.name) + " client not registered").kv("error", strerror(err));
       continue;
     }
     clients_.push_back(std::move(client));
@@ -412,13 +393,14 @@ void StatsServer::accept_clients() noexcept {
   reactor_.timers().schedule(accept_timer_, reactor_.now_ms());
 }
 
-bool StatsServer::make_room(const SocketAddress& peer) noexcept {
+bool HttpServer::make_room(const SocketAddress& peer) noexcept {
   SlotLimits limits{options_.max_clients, options_.max_clients_per_source};
   SlotChoice choice = choose_slot(slots_, SourceKey(peer.ip_bytes()), limits);
   if (choice.action == SlotChoice::Action::kAdmit) return true;
   if (log::enabled(log::Level::kDebug)) {
-    log::debug(choice.action == SlotChoice::Action::kRefuse ? "stats client refused"
-                                                            : "stats client closed to make room")
+    log::debug(std::string(options_.name) + (choice.action == SlotChoice::Action::kRefuse
+                                                 ? " client refused"
+                                                 : " client closed to make room"))
         .kv("client", peer.to_string())
         .kv("cap", choice.cap == SlotChoice::Cap::kSource ? "source" : "total");
   }
@@ -427,13 +409,13 @@ bool StatsServer::make_room(const SocketAddress& peer) noexcept {
   return true;
 }
 
-void StatsServer::set_idle(size_t index, bool idle) noexcept {
+void HttpServer::set_idle(size_t index, bool idle) noexcept {
   ClientSlot& slot = slots_[index];
   if (idle && !slot.idle) slot.idle_order = next_idle_order_++;
   slot.idle = idle;
 }
 
-void StatsServer::release(Client* client) noexcept {
+void HttpServer::release(Client* client) noexcept {
   size_t index = client->index_;
   std::unique_ptr<Client> owned = std::move(clients_[index]);
   if (index + 1 != clients_.size()) {

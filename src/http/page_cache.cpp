@@ -1,10 +1,10 @@
 // PageCache: share a rendering while it is in flight and young, else render anew.
-#include "arus/stats/page_cache.hpp"
+#include "arus/http/page_cache.hpp"
 
 namespace arus {
 
-SharedBody PageCache::body(StatsPage page, uint64_t now_ms) {
-  Rendered& rendered = pages_[static_cast<size_t>(page)];
+SharedBody PageCache::body(size_t page, uint64_t now_ms) {
+  Rendered& rendered = pages_[page];
   if (now_ms < rendered.rendered_ms + share_window_ms_) {
     if (SharedBody body = rendered.body.lock()) return body;
   }

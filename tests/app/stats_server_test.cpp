@@ -2,7 +2,7 @@
 // clients: pages, errors, keep-alive, pipelining, slow and oversize clients, limits,
 // room made by closing idle clients, and page bodies shared between clients.
 // Every read has a 10 s receive timeout as its deadline; nothing asserts on timing.
-#include "arus/stats/stats_server.hpp"
+#include "arus/app/stats_server.hpp"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

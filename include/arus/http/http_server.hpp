@@ -1,24 +1,33 @@
-// StatsServer: the HTTP/1.1 stats endpoint (stats_listen) served on an existing Reactor:
-// non-blocking sockets, edge-triggered, bounded memory per client, no thread of its own.
-// Not thread-safe: create, use and destroy it on its reactor's thread.
+// HttpServer: a small HTTP/1.1 server (the stats listener's, stats_listen) served on an
+// existing Reactor: non-blocking sockets, edge-triggered, bounded memory per client, no
+// thread of its own; what it answers is up to its handler. Not thread-safe: create, use
+// and destroy it on its reactor's thread.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "arus/core/result.hpp"
 #include "arus/core/unique_fd.hpp"
+#include "arus/http/client_slots.hpp"
+#include "arus/http/http_request.hpp"
+#include "arus/http/http_response.hpp"
 #include "arus/net/address.hpp"
 #include "arus/reactor/reactor.hpp"
-#include "arus/stats/client_slots.hpp"
-#include "arus/stats/page_cache.hpp"
-#include "arus/stats/stats_endpoint.hpp"
 
 namespace arus {
 
-struct StatsServerOptions {
+// Answers one complete request: appends the response (or its head, the body returned by
+// reference) to `out`. Called on the reactor thread; may throw (the client gets a 500).
+using HttpHandler = std::function<HttpResponse(const HttpRequest& request, std::string& out)>;
+
+struct HttpServerOptions {
+  // Names the listener in its log lines and errors ("stats accept failed").
+  const char* name = "http";
   // Open clients in all. A new client over it closes the client idle the longest (no
   // request being received, nothing left to send, as nginx reuses keep-alive
   // connections); only when none is idle is the newcomer sent a 503 and closed.
@@ -39,17 +48,13 @@ struct StatsServerOptions {
   // Output pending without a break this long: closed. Bounds how long a trickling reader
   // can pin a shared body (Prometheus gives up on a scrape after 10 s by default).
   uint64_t response_timeout_ms = 30000;
-  // A /metrics or /stats rendering still being sent to some client is shared with new
-  // requests for this long (see PageCache): so at most response_timeout_ms /
-  // share_window_ms + 1 bodies of a page are held at once, however many clients ask.
-  uint64_t share_window_ms = 1000;
   // SO_SNDBUF of each client (the kernel doubles it). Left to autotuning, a socket that
   // is not read takes up to tcp_wmem's 4 MB of kernel memory, which a memory cgroup
   // charges to the process; bodies wait shared in user space instead.
   int send_buffer_bytes = 64 * 1024;
 };
 
-class StatsServer : private EventHandler {
+class HttpServer : private EventHandler {
  public:
   // A non-blocking, close-on-exec TCP socket bound to `address` (SO_REUSEADDR) and
   // listening. Separate from create() so it can be bound before privileges are dropped.
@@ -58,19 +63,18 @@ class StatsServer : private EventHandler {
   static Result<UniqueFd> open_listener(const SocketAddress& address);
 
   // Serves on `listener` (from open_listener or equivalent) through `reactor`, which must
-  // outlive the server. `snapshot` is called on the reactor thread for each rendering of
-  // /metrics and /stats (see share_window_ms). Call on the reactor thread, or before
-  // that thread runs the reactor.
-  static Result<std::unique_ptr<StatsServer>> create(Reactor& reactor, UniqueFd listener,
-                                                     StatsSnapshotFn snapshot,
-                                                     StatsServerOptions options = {});
+  // outlive the server; `handler` answers each request, in order per client. Call on the
+  // reactor thread, or before that thread runs the reactor.
+  static Result<std::unique_ptr<HttpServer>> create(Reactor& reactor, UniqueFd listener,
+                                                    HttpHandler handler,
+                                                    HttpServerOptions options = {});
 
   // Closes the listener and every client. Call on the reactor thread, outside the
   // reactor's dispatch of this server's events (e.g. from a posted task or between
   // run_once calls), since the reactor borrows the server as an event handler.
-  ~StatsServer();
-  StatsServer(const StatsServer&) = delete;
-  StatsServer& operator=(const StatsServer&) = delete;
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
 
   // The port the listener is bound to (useful after binding port 0), or 0 on error.
   uint16_t port() const noexcept;
@@ -81,15 +85,14 @@ class StatsServer : private EventHandler {
   struct Graveyard;
   class AcceptTimer : public Timer {
    public:
-    explicit AcceptTimer(StatsServer& server) : server_(server) {}
+    explicit AcceptTimer(HttpServer& server) : server_(server) {}
     void on_timer() noexcept override;
 
    private:
-    StatsServer& server_;
+    HttpServer& server_;
   };
 
-  StatsServer(Reactor& reactor, UniqueFd listener, StatsSnapshotFn snapshot,
-              StatsServerOptions options);
+  HttpServer(Reactor& reactor, UniqueFd listener, HttpHandler handler, HttpServerOptions options);
   void on_events(uint32_t events) noexcept override;
   void accept_clients() noexcept;
   // Applies choose_slot to a client from `peer`: true when it may be admitted.
@@ -99,9 +102,8 @@ class StatsServer : private EventHandler {
 
   Reactor& reactor_;
   UniqueFd listener_;
-  StatsServerOptions options_;
-  PageCache pages_;
-  PageBodyFn page_body_;             // pages_ at the reactor's time, for append_stats_response
+  HttpServerOptions options_;
+  HttpHandler handler_;
   AcceptTimer accept_timer_{*this};  // retry after EMFILE, or resume after a full batch
   std::vector<std::unique_ptr<Client>> clients_;  // Client::index_ is its position
   std::vector<ClientSlot> slots_;                 // slots_[i] describes clients_[i]

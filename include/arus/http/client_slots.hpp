@@ -1,6 +1,6 @@
-// Admission to the stats listener: given the clients already open, decides whether a new
-// one is admitted, admitted after an idle client is closed to make room, or refused.
-// Plain logic without sockets or clocks (StatsServer applies it); thread-compatible.
+// Admission to an HttpServer listener: given the clients already open, decides whether
+// a new one is admitted, admitted after an idle client is closed to make room, or refused.
+// Plain logic without sockets or clocks (HttpServer applies it); thread-compatible.
 #pragma once
 
 #include <array>

@@ -1,7 +1,7 @@
-// HTTP/1.x request-head parsing (RFC 9112 §2-3, §5, §9.3) for the stats endpoint: strict
+// HTTP/1.x request-head parsing (RFC 9112 §2-3, §5, §9.3) for HttpServer: strict
 // on syntax that could confuse a proxy in front (bare CR, obs-fold, Content-Length next
 // to Transfer-Encoding), lenient where RFC 9112 asks (leading CRLFs, bare LF).
-#include "arus/stats/http_request.hpp"
+#include "arus/http/http_request.hpp"
 
 #include <algorithm>
 

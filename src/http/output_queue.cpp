@@ -1,5 +1,5 @@
 // OutputQueue: copied and shared segments, sent front to back.
-#include "arus/stats/output_queue.hpp"
+#include "arus/http/output_queue.hpp"
 
 #include <utility>
 

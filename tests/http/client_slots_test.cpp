@@ -1,5 +1,5 @@
 // choose_slot: who is admitted, who is closed to make room, who is refused (issue 12).
-#include "arus/stats/client_slots.hpp"
+#include "arus/http/client_slots.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // OutputQueue: order, partial sends across segments, and bodies kept by reference.
-#include "arus/stats/output_queue.hpp"
+#include "arus/http/output_queue.hpp"
 
 #include <gtest/gtest.h>
 

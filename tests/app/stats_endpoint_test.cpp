@@ -1,5 +1,5 @@
 // append_stats_response: routing, status lines, headers and bodies, without sockets.
-#include "arus/stats/stats_endpoint.hpp"
+#include "arus/app/stats_endpoint.hpp"
 
 #include <gtest/gtest.h>
 

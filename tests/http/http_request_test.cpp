@@ -1,5 +1,5 @@
 // HttpRequestParser: complete, incremental, pipelined, oversize and malformed heads.
-#include "arus/stats/http_request.hpp"
+#include "arus/http/http_request.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// HttpRequestParser: an incremental HTTP/1.x request-head parser for the stats endpoint,
+// HttpRequestParser: an incremental HTTP/1.x request-head parser for HttpServer,
 // with a hard size cap. No I/O, no allocation, no exceptions; one parser per connection
 // (not thread-safe, holds only the connection's progress).
 #pragma once

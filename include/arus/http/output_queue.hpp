@@ -1,6 +1,6 @@
-// OutputQueue: what a stats client has yet to send, in order. Response heads and small
-// bodies are copied in; large bodies are held by reference, shared with every other
-// client sending the same rendering, so a client costs a few pointers, not a body.
+// OutputQueue: what an HttpServer client has yet to send, in order. Response heads and
+// small bodies are copied in; large bodies are held by reference, shared with every
+// other client sending the same rendering, so a client costs a few pointers, not a body.
 // Not thread-safe: one per client, on its reactor thread.
 #pragma once
 
