@@ -136,23 +136,6 @@ uint64_t StatsTable::apply(const Config& config) {
 
 void StatsTable::count_reload(bool ok) noexcept { stats_add(ok ? reloads_ok_ : reloads_error_); }
 
-std::shared_ptr<RouteStats> StatsTable::find_route(std::string_view route) const {
-  std::shared_lock lock(mutex_);
-  auto it = index_.find(route);
-  return it == index_.end() ? nullptr : it->second;
-}
-
-std::shared_ptr<BackendStats> StatsTable::find_backend(std::string_view route,
-                                                       std::string_view backend) const {
-  std::shared_lock lock(mutex_);
-  auto it = index_.find(route);
-  if (it == index_.end()) return nullptr;
-  for (const auto& row : it->second->backends_) {
-    if (row->address() == backend) return row;
-  }
-  return nullptr;
-}
-
 RouteCounters StatsTable::counters_for(const RouteConfig& route) const {
   RouteCounters out;
   out.backends.reserve(route.backends.size());

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <string>
+#include <utility>
 #include <thread>
 
 #include "../support/route_config.hpp"
@@ -19,6 +21,16 @@ Config config(std::vector<RouteConfig> routes) {
   Config c;
   c.routes = std::move(routes);
   return c;
+}
+
+// A route's live row and one of its backends' rows, looked up as a worker does.
+std::shared_ptr<RouteStats> find_route(const StatsTable& table, std::string name) {
+  return table.counters_for(route_config(std::move(name), {})).route;
+}
+
+std::shared_ptr<BackendStats> find_backend(const StatsTable& table, std::string route,
+                                           std::string backend) {
+  return table.counters_for(route_config(std::move(route), {std::move(backend)})).backends[0];
 }
 
 const RouteSnapshot* find(const StatsSnapshot& s, std::string_view name) {
@@ -64,7 +76,7 @@ TEST(StatsTable, ShardsSumAndCountersSurviveApply) {
   ASSERT_TRUE(web.backends[0]);
   stats_add(web.route->shard(0).connections_total, 2);
   stats_add(web.route->shard(1).connections_total, 3);
-  stats_add(web.route->shard(table.other_shard()).bytes_client_to_backend, 100);
+  stats_add(web.route->shard(0).bytes_client_to_backend, 100);
   stats_add(web.route->shard(1).bytes_backend_to_client, 7);
   stats_add(web.route->shard(0).connections_active, 1);
   stats_add(web.route->shard(0).timeouts_idle);
@@ -97,22 +109,22 @@ TEST(StatsTable, ShardsSumAndCountersSurviveApply) {
   EXPECT_EQ(n->connections_total, 0u);
   EXPECT_EQ(s.worker_connections_active, (std::vector<int64_t>{1, 0}));
   // The handle taken before the reload is the same row.
-  EXPECT_EQ(table.find_route("web"), web.route);
-  EXPECT_EQ(table.find_backend("web", "a:1"), web.backends[0]);
+  EXPECT_EQ(find_route(table, "web"), web.route);
+  EXPECT_EQ(find_backend(table, "web", "a:1"), web.backends[0]);
 }
 
 TEST(StatsTable, RetiredRouteIsExportedWhileActiveAndFreedWhenUnheld) {
   StatsTable table(1, "v");
   table.apply(config({route_config("keep", {"k:1"}), route_config("gone", {"g:1"})}));
-  std::shared_ptr<RouteStats> gone = table.find_route("gone");
-  std::shared_ptr<BackendStats> gone_backend = table.find_backend("gone", "g:1");
+  std::shared_ptr<RouteStats> gone = find_route(table, "gone");
+  std::shared_ptr<BackendStats> gone_backend = find_backend(table, "gone", "g:1");
   std::weak_ptr<RouteStats> watch = gone;
   stats_add(gone->shard(0).connections_total);
   stats_add(gone->shard(0).connections_active, 1);
   stats_add(gone_backend->shard(0).connections_active, 1);
 
   table.apply(config({route_config("keep", {"k:1"})}));
-  EXPECT_EQ(table.find_route("gone"), nullptr);
+  EXPECT_EQ(find_route(table, "gone"), nullptr);
   StatsSnapshot s = table.snapshot();
   const RouteSnapshot* g = find(s, "gone");
   ASSERT_NE(g, nullptr) << "draining route still exported";
@@ -141,11 +153,11 @@ TEST(StatsTable, RetiredRouteIsExportedWhileActiveAndFreedWhenUnheld) {
 TEST(StatsTable, RouteRemovedAndAddedBackWhileHeldKeepsItsCounters) {
   StatsTable table(1, "v");
   table.apply(config({route_config("r", {"a:1"})}));
-  std::shared_ptr<RouteStats> held = table.find_route("r");
+  std::shared_ptr<RouteStats> held = find_route(table, "r");
   stats_add(held->shard(0).connections_total, 5);
   table.apply(config({}));
   table.apply(config({route_config("r", {"a:1"})}));
-  EXPECT_EQ(table.find_route("r"), held);
+  EXPECT_EQ(find_route(table, "r"), held);
   StatsSnapshot s = table.snapshot();
   ASSERT_EQ(s.routes.size(), 1u) << "one series per route name, never two";
   EXPECT_EQ(s.routes[0].connections_total, 5u);
@@ -155,7 +167,7 @@ TEST(StatsTable, RouteRemovedAndAddedBackWhileHeldKeepsItsCounters) {
 TEST(StatsTable, RouteRemovedUnheldStartsAgainAtZero) {
   StatsTable table(1, "v");
   table.apply(config({route_config("r", {"a:1"})}));
-  stats_add(table.find_route("r")->shard(0).connections_total, 5);
+  stats_add(find_route(table, "r")->shard(0).connections_total, 5);
   table.apply(config({}));
   EXPECT_TRUE(table.snapshot().routes.empty());
   table.apply(config({route_config("r", {"a:1"})}));
@@ -165,18 +177,18 @@ TEST(StatsTable, RouteRemovedUnheldStartsAgainAtZero) {
 TEST(StatsTable, BackendRetiredWhileHeldThenRevived) {
   StatsTable table(1, "v");
   table.apply(config({route_config("r", {"a:1", "b:2"})}));
-  std::shared_ptr<BackendStats> b = table.find_backend("r", "b:2");
+  std::shared_ptr<BackendStats> b = find_backend(table, "r", "b:2");
   stats_add(b->shard(0).connections_total, 3);
   stats_add(b->shard(0).connections_active, 1);
   table.apply(config({route_config("r", {"a:1"})}));
-  EXPECT_EQ(table.find_backend("r", "b:2"), nullptr);
+  EXPECT_EQ(find_backend(table, "r", "b:2"), nullptr);
   auto backends = table.snapshot().routes.at(0).backends;
   ASSERT_EQ(backends.size(), 2u) << "a retired backend with a connection stays visible";
   EXPECT_EQ(backends[1].address, "b:2");
   stats_add(b->shard(0).connections_active, -1);
   EXPECT_EQ(table.snapshot().routes.at(0).backends.size(), 1u);
   table.apply(config({route_config("r", {"a:1", "b:2"})}));
-  EXPECT_EQ(table.find_backend("r", "b:2"), b);
+  EXPECT_EQ(find_backend(table, "r", "b:2"), b);
   EXPECT_EQ(table.snapshot().routes.at(0).backends.at(1).connections_total, 3u);
 }
 
@@ -192,11 +204,11 @@ TEST(StatsTable, DuplicateBackendAddressSharesOneRow) {
 
 TEST(StatsTable, UnknownNamesFindNothing) {
   StatsTable table(1, "v");
-  EXPECT_EQ(table.find_route("r"), nullptr);
+  EXPECT_EQ(find_route(table, "r"), nullptr);
   EXPECT_FALSE(table.counters_for(route_config("r", {"a:1"})).route);
   table.apply(config({route_config("r", {"a:1"})}));
-  EXPECT_EQ(table.find_backend("r", "zz:1"), nullptr);
-  EXPECT_EQ(table.find_backend("zz", "a:1"), nullptr);
+  EXPECT_EQ(find_backend(table, "r", "zz:1"), nullptr);
+  EXPECT_EQ(find_backend(table, "zz", "a:1"), nullptr);
 }
 
 TEST(StatsTable, ReloadResultsAreCounted) {
@@ -215,7 +227,7 @@ TEST(StatsTable, WorkerShardsDoNotShareCacheLines) {
   static_assert(alignof(BackendShard) == kCacheLineBytes);
   StatsTable table(2, "v");
   table.apply(config({route_config("r", {"a:1"})}));
-  auto r = table.find_route("r");
+  auto r = find_route(table, "r");
   auto address = [](const void* p) { return reinterpret_cast<uintptr_t>(p); };
   EXPECT_EQ(address(&r->shard(0)) % kCacheLineBytes, 0u);
   EXPECT_GE(address(&r->shard(1)) - address(&r->shard(0)), kCacheLineBytes);
@@ -245,7 +257,7 @@ TEST(StatsTable, ConcurrentApplyCountAndSnapshot) {
       for (int i = 0; i < kConnectionsPerWorker; ++i) {
         // Once per connection: look up, then count without the lock.
         RouteCounters stable = table.counters_for(with.routes[0]);
-        std::shared_ptr<RouteStats> flappy = table.find_route("flappy");
+        std::shared_ptr<RouteStats> flappy = find_route(table, "flappy");
         RouteShard& shard = stable.route->shard(w);
         stats_add(shard.connections_total);
         stats_add(shard.connections_active, 1);
@@ -280,7 +292,7 @@ TEST(StatsTable, ConcurrentApplyCountAndSnapshot) {
   }
   for (int i = 0; i < kReloads || workers_done.load() < static_cast<int>(kWorkers); ++i) {
     table.apply(i % 2 == 0 ? without : with);
-    table.show_health(*table.find_backend("stable", "s:1"), health[i % 2]);
+    table.show_health(*find_backend(table, "stable", "s:1"), health[i % 2]);
     if (i % 7 == 0) table.count_reload(i % 2 == 0);
   }
   stop = true;

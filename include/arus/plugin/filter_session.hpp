@@ -48,7 +48,6 @@ class FilterSession {
                                       out_len, flags);
   }
 
-  const FilterInstance& instance() const noexcept { return *instance_; }
   const FilterConnInfo& info() const noexcept { return info_; }
   // The file as configured, e.g. "c_plugins/filter.so", for log lines.
   const std::string& filter_path() const noexcept { return instance_->plugin().display_path(); }

@@ -108,15 +108,13 @@ struct RouteCounters {
 
 class StatsTable {
  public:
-  // `workers` worker threads count on shards 0..workers-1; shard `other_shard()` is for
-  // any other thread (main, reloader) and is not reported as a worker.
+  // `workers` worker threads count on shards 0..workers-1, one each.
   StatsTable(unsigned workers, std::string version);
   StatsTable(const StatsTable&) = delete;
   StatsTable& operator=(const StatsTable&) = delete;
 
   unsigned workers() const noexcept { return workers_; }
-  unsigned other_shard() const noexcept { return workers_; }
-  unsigned shard_count() const noexcept { return workers_ + 1; }
+  unsigned shard_count() const noexcept { return workers_; }
 
   // Exclusive lock. Makes the row set match `config`: rows of new routes and backends
   // start at 0, rows whose name survives keep their counters (a route removed and added
@@ -135,12 +133,9 @@ class StatsTable {
   // arus_reloads_total{result}: call once per reload attempt (not for the start-up load).
   void count_reload(bool ok) noexcept;
 
-  // Shared lock. The live row, or null. Keep the shared_ptr for as long as you count on
-  // it: that is what keeps a retired row alive.
-  std::shared_ptr<RouteStats> find_route(std::string_view route) const;
-  std::shared_ptr<BackendStats> find_backend(std::string_view route,
-                                             std::string_view backend) const;
-  // Shared lock, once: the route's row and its backends' rows in config order.
+  // Shared lock, once: the route's live row and its backends' rows in config order (null
+  // when not in the table). Keep the shared_ptrs for as long as you count on them: that
+  // is what keeps a retired row alive.
   RouteCounters counters_for(const RouteConfig& route) const;
 
   // Exclusive lock. From now on `row` reports `health` as arus_backend_up (and /stats
