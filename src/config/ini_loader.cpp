@@ -293,7 +293,6 @@ class Loader {
         return make_error(r.line, where, "",
                           "listen address " + r.listen_name + " is also the stats_listen address");
       }
-      if (!r.filter.empty()) r.filter_path = g.plugin_dir + "/" + r.filter;
     }
     for (RouteState& state : routes_) {
       state.config.key_lines = std::move(state.key_lines);

@@ -34,8 +34,7 @@ struct RouteConfig {
   SocketAddress listen;
   std::vector<BackendConfig> backends;
   BalanceMode balance = BalanceMode::kRoundRobin;
-  std::string filter;       // file name as written; empty = splice path
-  std::string filter_path;  // plugin_dir joined with filter; empty without a filter
+  std::string filter;  // file name as written; empty = splice path
   std::string filter_args;
   uint64_t connect_timeout_ms = 3000;
   uint64_t idle_timeout_ms = 300000;  // 0 = none
