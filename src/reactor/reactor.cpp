@@ -1,4 +1,4 @@
-// Reactor: epoll_wait, dispatch, resumed handlers, timers, posted tasks.
+// Reactor: epoll_wait, dispatch, resumed handlers, timers, posted tasks, deferred tasks.
 #include "arus/reactor/reactor.hpp"
 
 #include <sys/eventfd.h>
@@ -83,7 +83,7 @@ void Reactor::cancel_resume(EventHandler* handler) noexcept {
 
 void Reactor::run_once(int max_wait_ms) noexcept {
   int timeout = max_wait_ms;
-  if (!resume_next_.empty()) {
+  if (!resume_next_.empty() || !deferred_.empty()) {
     timeout = 0;
   } else {
     int64_t until_timer = timers_.ms_until_next(monotonic_ms());
@@ -113,6 +113,18 @@ void Reactor::run_once(int max_wait_ms) noexcept {
 
   timers_.advance(now_ms_);
   run_posted_tasks();
+  run_deferred_tasks();
+}
+
+void Reactor::defer(std::function<void()> task) { deferred_.push_back(std::move(task)); }
+
+void Reactor::run_deferred_tasks() noexcept {
+  // By index: a task may defer another, which may grow the vector under us.
+  for (size_t i = 0; i < deferred_.size(); ++i) {
+    std::function<void()> task = std::move(deferred_[i]);
+    task();
+  }
+  deferred_.clear();  // keeps its capacity: steady traffic defers without allocating
 }
 
 void Reactor::post(std::function<void()> task) {

@@ -142,11 +142,8 @@ void Worker::adopt(SnapshotPtr snapshot, std::shared_ptr<std::vector<UniqueFd>> 
 }
 
 void Worker::run() noexcept {
-  while (!stopping_ && !(draining_ && open_head_ == nullptr)) {
-    reactor_->run_once(-1);
-    release_closed_connections();
-  }
-  release_closed_connections();
+  // Closed connections are recycled by tasks deferred to the end of each turn.
+  while (!stopping_ && !(draining_ && open_head_ == nullptr)) reactor_->run_once(-1);
   if (on_exit_) on_exit_();
 }
 
@@ -213,7 +210,9 @@ void Worker::on_connection_closed(Connection& connection) noexcept {
   if (connection.next != nullptr) connection.next->prev = connection.prev;
   if (open_head_ == &connection) open_head_ = connection.next;
   active_count_.fetch_sub(1, std::memory_order_relaxed);
-  closed_.push_back(&connection);
+  // Events for it may still be queued in this batch. Two pointers: stored inline, and
+  // the reactor's deferred queue has room for every connection (acquire_connection).
+  reactor_->defer([this, closed = &connection] { recycle(*closed); });
 }
 
 Connection* Worker::acquire_connection() noexcept {
@@ -224,21 +223,17 @@ Connection* Worker::acquire_connection() noexcept {
   }
   try {
     all_.push_back(std::make_unique<Connection>(*this));
-    free_.reserve(all_.capacity());  // so release never allocates
-    closed_.reserve(all_.capacity());
+    free_.reserve(all_.capacity());  // so recycling never allocates
+    reactor_->reserve_deferred(all_.capacity());
   } catch (const std::bad_alloc&) {
     return nullptr;
   }
   return all_.back().get();
 }
 
-void Worker::release_closed_connections() noexcept {
-  if (closed_.empty()) return;
-  for (Connection* connection : closed_) {
-    connection->recycle();
-    free_.push_back(connection);
-  }
-  closed_.clear();
+void Worker::recycle(Connection& connection) noexcept {
+  connection.recycle();
+  free_.push_back(&connection);
   // A retired generation goes (with its snapshot reference, and so possibly its filters)
   // once its last connection has been recycled.
   std::erase_if(retired_, [](const auto& generation) { return generation->open_connections == 0; });

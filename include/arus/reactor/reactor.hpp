@@ -19,7 +19,7 @@ namespace arus {
 
 // Receives readiness for one registered descriptor. Borrowed by the reactor: it must
 // stay alive until its fd is closed or removed AND the current batch has ended (free
-// closed objects after run_once returns; see Reactor::run_once).
+// closed objects with Reactor::defer).
 class EventHandler {
  public:
   // `events`: EPOLLIN/EPOLLOUT/EPOLLRDHUP/EPOLLHUP/EPOLLERR bits, or kResume when the
@@ -63,8 +63,22 @@ class Reactor {
   uint64_t now_ms() const noexcept { return now_ms_; }
 
   // One turn: wait for events (at most `max_wait_ms`, -1 = until a timer or event),
-  // dispatch them, run resumed handlers, fire due timers, run posted tasks.
+  // dispatch them, run resumed handlers, fire due timers, run posted tasks, then run
+  // deferred tasks.
   void run_once(int max_wait_ms) noexcept;
+
+  // Reactor thread only: runs `task` at the end of this turn, after every event, resume,
+  // timer and posted task of it, in the order deferred (a task deferred by a deferred
+  // task runs in the same turn). The one way to free an object an event still queued in
+  // this batch may point to. Called outside a turn, it runs at the end of the next one,
+  // which then does not block. Allocates nothing within the reserved capacity, for a
+  // task std::function stores inline (libstdc++: a trivially copyable callable of up to
+  // two pointers, such as [this, object]). Tasks left when the reactor is destroyed are
+  // dropped unrun.
+  void defer(std::function<void()> task);
+  // Makes room for `count` deferred tasks per turn (throws std::bad_alloc), so that
+  // deferring from a noexcept path cannot fail.
+  void reserve_deferred(size_t count) { deferred_.reserve(count); }
 
   // Thread-safe: queue `task` to run on the reactor thread and wake it.
   void post(std::function<void()> task);
@@ -72,6 +86,7 @@ class Reactor {
  private:
   Reactor(UniqueFd epoll_fd, UniqueFd wake_fd);
   void run_posted_tasks() noexcept;
+  void run_deferred_tasks() noexcept;
 
   UniqueFd epoll_fd_;
   UniqueFd wake_fd_;
@@ -81,6 +96,7 @@ class Reactor {
   std::vector<epoll_event> events_;
   std::vector<EventHandler*> resume_;       // handlers to call again this turn
   std::vector<EventHandler*> resume_next_;  // swapped with resume_ each turn
+  std::vector<std::function<void()>> deferred_;  // run at the end of the turn
 
   std::mutex posted_mutex_;
   std::vector<std::function<void()>> posted_;  // guarded by posted_mutex_

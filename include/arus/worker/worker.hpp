@@ -83,7 +83,8 @@ class Worker final : public ConnectionHost, public AcceptSink {
               UniqueFd client_fd, const SocketAddress& client) noexcept;
   void log_refused(const WorkerRoute& route, const SocketAddress& client) const noexcept;
   Connection* acquire_connection() noexcept;
-  void release_closed_connections() noexcept;
+  // Puts a closed connection back in the pool; deferred to the end of the turn.
+  void recycle(Connection& connection) noexcept;
 
   unsigned index_;
   std::unique_ptr<Reactor> reactor_;
@@ -97,7 +98,6 @@ class Worker final : public ConnectionHost, public AcceptSink {
   std::vector<std::unique_ptr<Listener>> listeners_;
 
   Connection* open_head_ = nullptr;  // intrusive list of open connections
-  std::vector<Connection*> closed_;  // closed this turn, recycled after the batch
   // Connection objects are made once and reused, so steady traffic allocates nothing.
   // The pool keeps its high-water mark, as nginx keeps worker_connections.
   std::vector<std::unique_ptr<Connection>> all_;
