@@ -78,8 +78,9 @@ void Connection::SideEvents::on_events(uint32_t events) noexcept {
 void Connection::DeadlineTimer::on_timer() noexcept { connection_.on_deadline(); }
 
 void Connection::start(UniqueFd client_fd, const SocketAddress& client_address,
-                       const WorkerRoute& route) noexcept {
+                       const WorkerRoute& route, ConnectionGroup* group) noexcept {
   route_ = &route;
+  group_ = group;
   client_address_ = client_address;
   client_.fd = std::move(client_fd);
   started_ms_ = host_.reactor().now_ms();
@@ -519,7 +520,7 @@ void Connection::recycle() noexcept {
   to_backend_ = Flow{};
   to_client_ = Flow{};
   filter_.reset();
-  prev = next = nullptr;
+  group_ = nullptr;
 }
 
 }  // namespace arus

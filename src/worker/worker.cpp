@@ -1,7 +1,6 @@
 // Worker thread: accept, admit or refuse, run connections, drain.
 #include "arus/worker/worker.hpp"
 
-#include <cstdlib>
 #include <cstring>
 
 #include "arus/core/log.hpp"
@@ -63,19 +62,6 @@ std::unique_ptr<Worker::Generation> Worker::make_generation(SnapshotPtr snapshot
   return generation;
 }
 
-Worker::Generation& Worker::generation_of(const Connection& connection) noexcept {
-  const WorkerRoute* route = connection.route();
-  auto owns = [route](const Generation& generation) {
-    const WorkerRoute* begin = generation.routes.data();
-    return route >= begin && route < begin + generation.routes.size();
-  };
-  if (owns(*current_)) return *current_;
-  for (auto& generation : retired_) {
-    if (owns(*generation)) return *generation;
-  }
-  abort();  // a connection outside every generation: a lifetime bug
-}
-
 Worker::~Worker() {
   join();
   // Connections unregister their timers from the reactor: destroy them first.
@@ -103,7 +89,7 @@ void Worker::stop_now() {
   reactor_->post([this] {
     listeners_.clear();
     stopping_ = true;
-    while (open_head_ != nullptr) open_head_->finish(CloseReason::kShutdown);
+    while (!open_.empty()) open_.front()->finish(CloseReason::kShutdown);
   });
 }
 
@@ -143,7 +129,7 @@ void Worker::adopt(SnapshotPtr snapshot, std::shared_ptr<std::vector<UniqueFd>> 
 
 void Worker::run() noexcept {
   // Closed connections are recycled by tasks deferred to the end of each turn.
-  while (!stopping_ && !(draining_ && open_head_ == nullptr)) reactor_->run_once(-1);
+  while (!stopping_ && !(draining_ && open_.empty())) reactor_->run_once(-1);
   if (on_exit_) on_exit_();
 }
 
@@ -167,11 +153,9 @@ void Worker::on_accept(size_t route_index, UniqueFd client_fd,
     return;  // out of memory: dropping the socket closes it
   }
   ++current_->open_connections;
-  connection->next = open_head_;
-  if (open_head_ != nullptr) open_head_->prev = connection;
-  open_head_ = connection;
+  open_.push_front(*connection);
   active_count_.fetch_add(1, std::memory_order_relaxed);
-  connection->start(std::move(client_fd), client_address, route);
+  connection->start(std::move(client_fd), client_address, route, current_.get());
 }
 
 void Worker::refuse(const WorkerRoute& route, std::atomic<uint64_t>& reason_counter,
@@ -204,11 +188,9 @@ void Worker::on_refused_no_descriptor(size_t route_index,
 void Worker::on_connection_closed(Connection& connection) noexcept {
   connection.route()->runtime->admission->leave();
   global_admission_.leave();
-  Generation& generation = generation_of(connection);
-  --generation.open_connections;
-  if (connection.prev != nullptr) connection.prev->next = connection.next;
-  if (connection.next != nullptr) connection.next->prev = connection.prev;
-  if (open_head_ == &connection) open_head_ = connection.next;
+  // Every connection of this worker started in one of its generations (on_accept).
+  --static_cast<Generation*>(connection.group())->open_connections;
+  open_.erase(connection);
   active_count_.fetch_sub(1, std::memory_order_relaxed);
   // Events for it may still be queued in this batch. Two pointers: stored inline, and
   // the reactor's deferred queue has room for every connection (acquire_connection).

@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "arus/core/intrusive_list.hpp"
 #include "arus/net/address.hpp"
 #include "arus/reactor/reactor.hpp"
 #include "arus/relay/close_reason.hpp"
@@ -35,6 +36,14 @@ class ConnectionHost {
   virtual void on_connection_closed(Connection& connection) noexcept = 0;
 };
 
+// What a host files its connections under (the worker: the configuration generation a
+// connection started on). Opaque to the connection, which only carries it from start()
+// to recycle().
+class ConnectionGroup {
+ protected:
+  ~ConnectionGroup() = default;
+};
+
 // A route as one worker sees it: the shared runtime, this worker's balancer, and this
 // worker's shards of the route's and its backends' counters (found once, not per chunk).
 struct WorkerRoute {
@@ -57,9 +66,10 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   // Takes the accepted client socket and starts connecting to a backend of `route`.
-  // The route (and what it points to) must outlive the connection.
-  void start(UniqueFd client_fd, const SocketAddress& client_address,
-             const WorkerRoute& route) noexcept;
+  // The route (and what it points to) and `group` (the host's, returned by group() until
+  // recycle()) must stay valid until the connection has closed.
+  void start(UniqueFd client_fd, const SocketAddress& client_address, const WorkerRoute& route,
+             ConnectionGroup* group = nullptr) noexcept;
 
   // Ends the connection now (drain deadline, shutdown): closes both sockets.
   void finish(CloseReason reason) noexcept;
@@ -69,10 +79,11 @@ class Connection {
 
   State state() const noexcept { return state_; }
   const WorkerRoute* route() const noexcept { return route_; }
+  ConnectionGroup* group() const noexcept { return group_; }
 
-  // Intrusive links of the worker's list of open connections.
-  Connection* prev = nullptr;
-  Connection* next = nullptr;
+  // The host's list of open connections threads through here; only that list (an
+  // IntrusiveList<Connection, &Connection::open_link>) changes the links.
+  IntrusiveListHook<Connection> open_link;
 
  private:
   // Receives epoll events for one of the two sockets.
@@ -127,6 +138,7 @@ class Connection {
 
   ConnectionHost& host_;
   const WorkerRoute* route_ = nullptr;
+  ConnectionGroup* group_ = nullptr;
   State state_ = State::kIdle;
   bool resume_pending_ = false;  // a Reactor::resume_later call is outstanding
   bool client_eof_first_ = true; // decides client_eof vs backend_eof

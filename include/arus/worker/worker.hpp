@@ -64,9 +64,9 @@ class Worker final : public ConnectionHost, public AcceptSink {
                                 const SocketAddress& client_address) noexcept override;
 
  private:
-  // One configuration generation as this worker runs it. Connections point into
-  // `routes`, so a generation lives until its last connection has closed.
-  struct Generation {
+  // One configuration generation as this worker runs it. Its connections point to it
+  // (their group) and into `routes`, so it lives until its last connection has closed.
+  struct Generation final : ConnectionGroup {
     SnapshotPtr snapshot;
     std::vector<std::unique_ptr<Balancer>> balancers;        // one per route
     std::vector<std::vector<BackendShard*>> backend_stats;   // per route, per backend
@@ -77,7 +77,6 @@ class Worker final : public ConnectionHost, public AcceptSink {
   Worker(unsigned index, std::unique_ptr<Reactor> reactor, Admission& global_admission,
          std::function<void()> on_exit);
   std::unique_ptr<Generation> make_generation(SnapshotPtr snapshot) const;
-  Generation& generation_of(const Connection& connection) noexcept;
   void run() noexcept;
   void refuse(const WorkerRoute& route, std::atomic<uint64_t>& reason_counter,
               UniqueFd client_fd, const SocketAddress& client) noexcept;
@@ -97,7 +96,7 @@ class Worker final : public ConnectionHost, public AcceptSink {
   std::vector<std::unique_ptr<Generation>> retired_;  // older ones with open connections
   std::vector<std::unique_ptr<Listener>> listeners_;
 
-  Connection* open_head_ = nullptr;  // intrusive list of open connections
+  IntrusiveList<Connection, &Connection::open_link> open_;  // started, not yet closed
   // Connection objects are made once and reused, so steady traffic allocates nothing.
   // The pool keeps its high-water mark, as nginx keeps worker_connections.
   std::vector<std::unique_ptr<Connection>> all_;
