@@ -12,6 +12,7 @@
 
 #include "arus/balance/balancer.hpp"
 #include "arus/core/log.hpp"
+#include "arus/net/local_shortage.hpp"
 #include "arus/net/socket.hpp"
 #include "arus/net/tcp_reset.hpp"
 #include "arus/plugin/filter_session.hpp"
@@ -32,10 +33,6 @@ void mark_ready(Endpoint& endpoint, uint32_t events) noexcept {
   if (events & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) endpoint.readable = true;
   if (events & EPOLLPRI) endpoint.urgent = true;
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) endpoint.writable = true;
-}
-
-bool is_local_shortage(int error) noexcept {
-  return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
 }
 
 void release_pipe(Flow& flow, PipePool& pipes) noexcept {
@@ -121,7 +118,7 @@ void Connection::connect_next_backend(int avoid) noexcept {
         .kv("error", strerror(attempt.error));
     release_backend_slot();
     close_error_ = attempt.error;  // the access line says why: error=EMFILE
-    if (attempt.error == EMFILE || attempt.error == ENFILE) {
+    if (is_out_of_descriptors(attempt.error)) {
       // No descriptor for the backend socket: refused like a client the listener has no
       // descriptor for (close=limit, arus_refused_total{reason="fds"}), only later.
       stats_add(route_->stats->refused_fds);

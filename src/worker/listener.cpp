@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "arus/core/log.hpp"
+#include "arus/net/local_shortage.hpp"
 
 namespace arus {
 namespace {
@@ -17,10 +18,6 @@ constexpr uint64_t kExhaustedRetryMs = 100;     // retry accepting after EMFILE
 constexpr uint64_t kExhaustionLogEveryMs = 1000;
 
 UniqueFd open_reserve() noexcept { return UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); }
-
-bool out_of_descriptors(int error) noexcept {
-  return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
-}
 
 }  // namespace
 
@@ -55,7 +52,7 @@ void Listener::accept_batch() noexcept {
     int error = errno;
     if (error == EAGAIN) return;
     if (error == EINTR || error == ECONNABORTED || error == EPROTO) continue;
-    if (out_of_descriptors(error)) {
+    if (is_local_shortage(error)) {
       uint64_t now = reactor_.now_ms();
       if (now - last_exhaustion_log_ms_ >= kExhaustionLogEveryMs || last_exhaustion_log_ms_ == 0) {
         last_exhaustion_log_ms_ = now;
