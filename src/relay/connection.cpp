@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "arus/balance/balancer.hpp"
+#include "arus/relay/access_log.hpp"
 #include "arus/core/log.hpp"
 #include "arus/net/local_shortage.hpp"
 #include "arus/net/socket.hpp"
@@ -463,26 +464,22 @@ void Connection::finish(CloseReason reason) noexcept {
   // Frees the connection's max_connections slots first: a client that sees this access
   // line and connects again must find the slot free.
   host_.on_connection_closed(*this);
-  if (route_->access_log) log_access(reason);
+  if (route_->access_log) write_access_line(reason);
   if (filter_) close_filter();
 }
 
-void Connection::log_access(CloseReason reason) const noexcept {
-  const RouteRuntime& runtime = *route_->runtime;
-  std::string backend = "-";
-  if (backend_index_ >= 0) backend = runtime.config.backends[backend_index_].address.to_string();
-  log::Line line = log::info("access");
-  line.kv("route", runtime.config.name)
-      .kv("client", client_address_.to_string())
-      .kv("backend", backend)
-      .kv("client_to_backend", to_backend_.bytes)
-      .kv("backend_to_client", to_client_.bytes)
-      .kv("duration_ms", host_.reactor().now_ms() - started_ms_)
-      .kv("close", close_reason_name(reason));
-  if (close_error_ != 0) {
-    const char* name = strerrorname_np(close_error_);  // "ECONNRESET"; null if unknown
-    if (name != nullptr) line.kv("error", name); else line.kv("error", close_error_);
-  }
+void Connection::write_access_line(CloseReason reason) const noexcept {
+  const RouteConfig& config = route_->runtime->config;
+  log_access(AccessRecord{
+      .route = config.name,
+      .client = &client_address_,
+      .backend = backend_index_ >= 0 ? &config.backends[backend_index_].address : nullptr,
+      .client_to_backend = to_backend_.bytes,
+      .backend_to_client = to_client_.bytes,
+      .duration_ms = host_.reactor().now_ms() - started_ms_,
+      .reason = reason,
+      .error = close_error_,
+  });
 }
 
 // Ends the filter session (the filter's close()), after saying how many bytes of each

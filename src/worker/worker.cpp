@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "arus/core/log.hpp"
+#include "arus/relay/access_log.hpp"
 
 namespace arus {
 namespace {
@@ -167,14 +168,9 @@ void Worker::refuse(const WorkerRoute& route, std::atomic<uint64_t>& reason_coun
 
 void Worker::log_refused(const WorkerRoute& route, const SocketAddress& client) const noexcept {
   if (!route.access_log) return;
-  log::info("access")
-      .kv("route", route.runtime->config.name)
-      .kv("client", client.to_string())
-      .kv("backend", "-")
-      .kv("client_to_backend", uint64_t{0})
-      .kv("backend_to_client", uint64_t{0})
-      .kv("duration_ms", uint64_t{0})
-      .kv("close", close_reason_name(CloseReason::kLimit));
+  log_access(AccessRecord{.route = route.runtime->config.name,
+                          .client = &client,
+                          .reason = CloseReason::kLimit});
 }
 
 void Worker::on_refused_no_descriptor(size_t route_index,

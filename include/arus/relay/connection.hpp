@@ -134,7 +134,7 @@ class Connection {
   void drive() noexcept;
   void release_backend_slot() noexcept;
   void count_bytes(uint64_t to_backend_before, uint64_t to_client_before) noexcept;
-  void log_access(CloseReason reason) const noexcept;
+  void write_access_line(CloseReason reason) const noexcept;
 
   ConnectionHost& host_;
   const WorkerRoute* route_ = nullptr;
