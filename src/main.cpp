@@ -21,11 +21,7 @@ constexpr int kExitUsage = 2;
 // Blocks the signals the server reads through signalfd, in this thread and so in every
 // thread created later, and makes a peer that vanished mid-write an EPIPE, not a death.
 void prepare_signals() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
+  sigset_t signals = arus::server_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 }

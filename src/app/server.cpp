@@ -63,6 +63,15 @@ Result<UniqueFd> Server::stats_listener_for(const Config& config) {
   return fd;
 }
 
+sigset_t server_signals() noexcept {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  return signals;
+}
+
 unsigned available_cpus() noexcept {
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof set, &set) == 0) {
@@ -143,11 +152,7 @@ Result<std::unique_ptr<Server>> Server::create(ConfigPtr config, unsigned worker
   }
   server->watcher_->watch_filters(server->filter_paths());
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
+  sigset_t signals = server_signals();
   server->signal_fd_.reset(signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC));
   if (!server->signal_fd_) return posix_error("signalfd", errno);
   server->signal_events_ = std::make_unique<SignalEvents>(*server);

@@ -4,6 +4,8 @@
 // run() is called once, from the main thread.
 #pragma once
 
+#include <csignal>
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,7 +37,7 @@ class Server {
 
   // Starts the workers and serves until drained or stopped; returns the exit status:
   // 0 after a complete drain, 1 when the grace period ran out or a second signal came.
-  // SIGTERM, SIGINT and SIGHUP must be blocked in every thread before create().
+  // server_signals() must be blocked in every thread before create().
   int run();
 
  private:
@@ -89,6 +91,10 @@ class Server {
   bool done_ = false;
   int exit_status_ = 0;
 };
+
+// The signals the server reads through its signalfd: SIGTERM and SIGINT (drain, then
+// stop) and SIGHUP (reload). Every thread must block them before Server::create.
+sigset_t server_signals() noexcept;
 
 // The number of CPUs this process may run on (its affinity mask): what workers = 0 means.
 unsigned available_cpus() noexcept;
