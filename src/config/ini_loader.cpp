@@ -42,6 +42,11 @@ Result<void> assign(Result<T> parsed, U& out) {
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
 
+// The default lookup: resolve() on the calling thread, whoever asks.
+Result<SocketAddress> resolve_anywhere(const HostPort& host_port, const std::string& /*where*/) {
+  return resolve(host_port);
+}
+
 std::string_view trim(std::string_view text) {
   while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
   while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
@@ -61,7 +66,8 @@ size_t find_header_end(std::string_view line) {
 
 class Loader {
  public:
-  Loader(std::string_view text, const std::string& path) : text_(text), path_(path) {}
+  Loader(std::string_view text, const std::string& path, const NameLookup& lookup)
+      : text_(text), path_(path), lookup_(lookup) {}
 
   Result<Config> run() {
     int rc = ini_parse_stream(&Loader::read_line, this, &Loader::handle_key, this);
@@ -211,7 +217,7 @@ class Loader {
     }
     if (key == "stats_listen") {
       g.stats_listen_name = std::string(value);
-      return assign(parse_stats_listen(value), g.stats_listen);
+      return assign(parse_stats_listen(value, lookup_for(key)), g.stats_listen);
     }
     // plugin_dir: joined with the config's folder once the whole file is read.
     if (value.empty()) return Error{"empty path"};
@@ -223,7 +229,7 @@ class Loader {
     RouteConfig& r = routes_.back().config;
     if (key == "listen") {
       r.listen_name = std::string(value);
-      return assign(parse_address(value), r.listen);
+      return assign(parse_address(value, lookup_for(key)), r.listen);
     }
     if (key == "backend") return add_backend(r, value);
     if (key == "balance") return assign(parse_balance(value), r.balance);
@@ -249,7 +255,7 @@ class Loader {
   }
 
   Result<void> add_backend(RouteConfig& route, std::string_view value) {
-    Result<BackendSpec> spec = parse_backend(value);
+    Result<BackendSpec> spec = parse_backend(value, lookup_for("backend"));
     if (!spec) return Error{spec.error().message};
     // The name is the metrics label: two backends with one name would share a series.
     for (const BackendConfig& other : route.backends) {
@@ -260,6 +266,14 @@ class Loader {
     }
     route.backends.push_back(BackendConfig{spec->name, spec->address, spec->weight, line_});
     return {};
+  }
+
+  // The caller's lookup, told which line and key ask (the prefix fail() would write).
+  AddressLookup lookup_for(std::string_view key) const {
+    std::string where = config_error(path_, line_, section_, key, "").message;
+    return [this, where = std::move(where)](const HostPort& host_port) {
+      return lookup_(host_port, where);
+    };
   }
 
   // Checks that need the whole file: run in route order once reading succeeded.
@@ -349,6 +363,7 @@ class Loader {
 
   std::string_view text_;
   const std::string& path_;
+  const NameLookup& lookup_;
   size_t pos_ = 0;              // next unread byte of text_
   int line_ = 0;                // lines handed to inih so far: the handler runs for this one
   bool indented_ = false;       // line_ began with whitespace
@@ -366,11 +381,20 @@ class Loader {
 
 }  // namespace
 
+Result<Config> parse_config(std::string_view text, const std::string& path,
+                            const NameLookup& lookup) {
+  return Loader(text, path, lookup).run();
+}
+
 Result<Config> parse_config(std::string_view text, const std::string& path) {
-  return Loader(text, path).run();
+  return parse_config(text, path, resolve_anywhere);
 }
 
 Result<Config> load_config_file(const std::string& path) {
+  return load_config_file(path, resolve_anywhere);
+}
+
+Result<Config> load_config_file(const std::string& path, const NameLookup& lookup) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return posix_error(path + ": cannot read", errno);
   std::string text;
@@ -384,7 +408,7 @@ Result<Config> load_config_file(const std::string& path) {
     }
     text.append(chunk, static_cast<size_t>(n));
   }
-  return parse_config(text, path);
+  return parse_config(text, path, lookup);
 }
 
 }  // namespace arus

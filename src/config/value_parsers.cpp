@@ -79,24 +79,24 @@ Result<log::Level> parse_log_level(std::string_view text) {
   return *level;
 }
 
-Result<SocketAddress> parse_address(std::string_view text) {
+Result<SocketAddress> parse_address(std::string_view text, const AddressLookup& lookup) {
   if (text.empty()) return Error{"missing address (expected HOST:PORT)"};
   Result<HostPort> host_port = split_host_port(text);
   if (!host_port) return Error{host_port.error().message};
-  return resolve(host_port.value());
+  return lookup(host_port.value());
 }
 
-Result<SocketAddress> parse_stats_listen(std::string_view text) {
+Result<SocketAddress> parse_stats_listen(std::string_view text, const AddressLookup& lookup) {
   if (text.empty()) return SocketAddress();
-  return parse_address(text);
+  return parse_address(text, lookup);
 }
 
-Result<BackendSpec> parse_backend(std::string_view text) {
+Result<BackendSpec> parse_backend(std::string_view text, const AddressLookup& lookup) {
   size_t end = 0;
   while (end < text.size() && !is_space(text[end])) ++end;
   BackendSpec spec;
   spec.name = std::string(text.substr(0, end));
-  Result<SocketAddress> address = parse_address(spec.name);
+  Result<SocketAddress> address = parse_address(spec.name, lookup);
   if (!address) return Error{address.error().message};
   spec.address = address.value();
 

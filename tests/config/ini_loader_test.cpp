@@ -9,6 +9,8 @@
 
 #include <cstdio>
 #include <initializer_list>
+#include <string>
+#include <vector>
 
 namespace arus {
 namespace {
@@ -305,6 +307,47 @@ TEST(IniLoader, DirectoryIsNotReadable) {
   Result<Config> r = load_config_file("/tmp");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message, "/tmp: cannot read: Is a directory");
+}
+
+}  // namespace
+}  // namespace arus
+
+namespace arus {
+namespace {
+
+// Issue 12 item 8: the reload path looks names up on a resolver thread through this
+// hook, and a lookup that never answers is reported with the line and key asking.
+TEST(IniLoader, NamesGoThroughTheCallersLookupToldTheLineAndKey) {
+  std::vector<std::string> asked;
+  NameLookup lookup = [&](const HostPort& host_port,
+                          const std::string& where) -> Result<SocketAddress> {
+    asked.push_back(where + host_port.host + ":" + std::to_string(host_port.port));
+    return resolve(HostPort{"127.0.0.2", host_port.port});
+  };
+  Result<Config> r = parse_config(lines({"[global]", "stats_listen = stats.test:9090", "",
+                                         "[route:web]", "listen = front.test:8080",
+                                         "backend = app.test:9001 weight=3"}),
+                                  "proxy.conf", lookup);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(asked, (std::vector<std::string>{
+                       "proxy.conf:2: [global] stats_listen: stats.test:9090",
+                       "proxy.conf:5: [route:web] listen: front.test:8080",
+                       "proxy.conf:6: [route:web] backend: app.test:9001",
+                   }));
+  EXPECT_EQ(r->global.stats_listen.to_string(), "127.0.0.2:9090");
+  EXPECT_EQ(r->routes[0].backends[0].address.to_string(), "127.0.0.2:9001");
+  EXPECT_EQ(r->routes[0].backends[0].name, "app.test:9001");
+}
+
+TEST(IniLoader, ALookupErrorIsPlacedAtItsLine) {
+  NameLookup lookup = [](const HostPort& host_port, const std::string&) -> Result<SocketAddress> {
+    return Error{"cannot resolve '" + host_port.host + "': Name or service not known"};
+  };
+  Result<Config> r = parse_config(kRoute + "backend = gone.test:1\n", "proxy.conf", lookup);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message,
+            "proxy.conf:2: [route:web] listen: cannot resolve '127.0.0.1': Name or service not "
+            "known");
 }
 
 }  // namespace

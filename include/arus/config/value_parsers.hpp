@@ -1,6 +1,6 @@
 // Parsers for single configuration values (numbers, booleans, names, addresses, backend
 // specs, paths). Errors are bare reasons; the loader adds file, line, section and key.
-// Stateless and safe from any thread; the address parsers block on DNS.
+// Stateless and safe from any thread; the address parsers block on their lookup (DNS).
 #pragma once
 
 #include <cstdint>
@@ -28,11 +28,13 @@ std::string_view balance_name(BalanceMode mode);
 // error | warn | info | debug.
 Result<log::Level> parse_log_level(std::string_view text);
 
-// HOST:PORT or [IPV6]:PORT, resolved now (first address). Blocking.
-Result<SocketAddress> parse_address(std::string_view text);
+// HOST:PORT or [IPV6]:PORT, resolved now by `lookup` (resolve(): the first address;
+// blocking).
+Result<SocketAddress> parse_address(std::string_view text, const AddressLookup& lookup = resolve);
 
 // stats_listen: empty means off (an empty address), else as parse_address.
-Result<SocketAddress> parse_stats_listen(std::string_view text);
+Result<SocketAddress> parse_stats_listen(std::string_view text,
+                                         const AddressLookup& lookup = resolve);
 
 struct BackendSpec {
   std::string name;  // the HOST:PORT part as written
@@ -40,8 +42,9 @@ struct BackendSpec {
   uint32_t weight = 1;
 };
 
-// "HOST:PORT" optionally followed by whitespace and "weight=N" (N in 0-256). Blocking.
-Result<BackendSpec> parse_backend(std::string_view text);
+// "HOST:PORT" optionally followed by whitespace and "weight=N" (N in 0-256); the
+// address as parse_address.
+Result<BackendSpec> parse_backend(std::string_view text, const AddressLookup& lookup = resolve);
 
 // A filter must name a file directly inside plugin_dir: no '/', not "." or "..".
 Result<void> check_plugin_file_name(std::string_view name);

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -53,5 +54,15 @@ Result<HostPort> split_host_port(std::string_view text);
 // Resolves an IPv4/IPv6 literal or a DNS name (first address getaddrinfo returns).
 // Blocking: call at configuration load, never on a worker.
 Result<SocketAddress> resolve(const HostPort& host_port);
+
+// A way to turn HOST:PORT into an address: resolve() itself, or a stand-in (tests, or
+// a lookup run on a resolver thread that records what it is waiting for).
+using AddressLookup = std::function<Result<SocketAddress>(const HostPort& host_port)>;
+
+// The same, told who asks: `where` is a message prefix naming file, line, section and
+// key ("proxy.conf:7: [route:web] backend: "), for an error about a lookup that never
+// answered.
+using NameLookup =
+    std::function<Result<SocketAddress>(const HostPort& host_port, const std::string& where)>;
 
 }  // namespace arus
