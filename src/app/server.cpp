@@ -169,9 +169,14 @@ Server::Server(std::unique_ptr<StatsTable> stats, const ConfigPtr& config,
     : stats_(std::move(stats)),
       control_(std::move(control)),
       global_admission_(config->global.max_connections),
-      grace_timer_(std::make_unique<GraceTimer>(*this)) {}
+      grace_timer_(std::make_unique<GraceTimer>(*this)) {
+  Reactor* control_reactor = control_.get();
+  resolver_ = std::make_unique<Resolver>(
+      [control_reactor](std::function<void()> task) { control_reactor->post(std::move(task)); });
+}
 
 Server::~Server() {
+  resolver_.reset();  // first: a reload still waiting for names never calls back
   watcher_.reset();
   stats_server_.reset();  // on the control thread, outside any dispatch
   for (auto& worker : workers_) worker->stop_now();

@@ -1,8 +1,12 @@
 // Server's reload path: validate everything on the side, then swap; announce the new
-// generation once every worker serves it. Control thread only.
+// generation once every worker serves it. Control thread only; the file is read and its
+// names looked up on resolver_'s thread.
 #include <unistd.h>
 
 #include <algorithm>
+#include <exception>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "arus/app/listen_guard.hpp"
@@ -14,19 +18,58 @@
 
 namespace arus {
 
+// How long a reload may wait for its names. glibc's own bound is timeout x attempts
+// per server in resolv.conf (5 s x 2 each by default), often longer than a reload
+// should stay pending.
+constexpr uint64_t kReloadLookupTimeoutMs = 5000;
+
 void Server::reload(ReloadTrigger trigger) noexcept {
   if (draining_) return;  // a draining proxy starts nothing new
-  Result<void> result = try_reload(trigger);
+  if (reload_loading_) {
+    if (!reload_queued_ || *reload_queued_ == ReloadTrigger::kConfigFile) reload_queued_ = trigger;
+    log::debug("reload_queued").kv("reason", "a reload is waiting for name resolution");
+    return;
+  }
+  uint64_t started_ms = monotonic_ms();
+  auto loaded = std::make_shared<std::optional<Result<Config>>>();
+  reload_loading_ = true;
+  try {
+    resolver_->start(
+        [path = snapshot_->config->path, loaded](const NameLookup& lookup) {
+          loaded->emplace(load_config_file(path, lookup));
+        },
+        kReloadLookupTimeoutMs,
+        [this, trigger, started_ms, loaded](Result<void> finished) {
+          // The work's writes to `loaded` happen before its post, hence before this.
+          if (!finished) {
+            finish_reload(trigger, started_ms, std::move(finished).error());
+          } else {
+            finish_reload(trigger, started_ms, std::move(**loaded));
+          }
+        });
+  } catch (const std::exception& e) {  // no thread for it: fail this reload, keep serving
+    finish_reload(trigger, started_ms, Error{std::string("reload: ") + e.what()});
+  }
+}
+
+void Server::finish_reload(ReloadTrigger trigger, uint64_t started_ms,
+                           Result<Config> loaded) noexcept {
+  reload_loading_ = false;
+  if (draining_) return;
+  Result<void> result = try_reload(trigger, started_ms, std::move(loaded));
   if (!result) {
     stats_->count_reload(false);
     log::error("reload_failed").kv("error", result.error().message);
   }
+  if (reload_queued_) {
+    ReloadTrigger next = *reload_queued_;
+    reload_queued_.reset();
+    reload(next);
+  }
 }
 
 // Each step that can fail runs before the first change; the commit at the end cannot fail.
-Result<void> Server::try_reload(ReloadTrigger trigger) {
-  uint64_t started_ms = monotonic_ms();
-  auto loaded = load_config_file(snapshot_->config->path);
+Result<void> Server::try_reload(ReloadTrigger trigger, uint64_t started_ms, Result<Config> loaded) {
   if (!loaded) return std::move(loaded).error();
   if (trigger == ReloadTrigger::kConfigFile && loaded->source == snapshot_->config->source) {
     log::debug("reload_skipped").kv("reason", "configuration unchanged");
@@ -109,8 +152,7 @@ Result<void> Server::try_reload(ReloadTrigger trigger) {
 
 void Server::on_worker_adopted(size_t worker, uint64_t generation) noexcept {
   adopted_generation_[worker] = generation;
-  uint64_t everywhere =
-      *std::min_element(adopted_generation_.begin(), adopted_generation_.end());
+  uint64_t everywhere = *std::min_element(adopted_generation_.begin(), adopted_generation_.end());
   size_t done = 0;
   for (const PendingReload& reload : pending_reloads_) {
     if (reload.generation > everywhere) break;

@@ -13,6 +13,7 @@
 
 #include "arus/config/config.hpp"
 #include "arus/core/result.hpp"
+#include "arus/net/resolver.hpp"
 #include "arus/reactor/reactor.hpp"
 #include "arus/worker/admission.hpp"
 #include "arus/runtime/snapshot_builder.hpp"
@@ -53,9 +54,13 @@ class Server {
   // The stats endpoint's listening socket; the error names the `stats_listen` line.
   static Result<UniqueFd> stats_listener_for(const Config& config);
   void on_signal(int signal_number) noexcept;
-  // Validate, then swap: everything that can fail happens before anything changes.
+  // Reads the file and looks its names up on resolver_'s thread (at most
+  // kReloadLookupTimeoutMs), then finishes in finish_reload() on the control thread; a
+  // trigger while one waits is coalesced into one more reload after it.
   void reload(ReloadTrigger trigger) noexcept;
-  Result<void> try_reload(ReloadTrigger trigger);
+  void finish_reload(ReloadTrigger trigger, uint64_t started_ms, Result<Config> loaded) noexcept;
+  // Validate, then swap: everything that can fail happens before anything changes.
+  Result<void> try_reload(ReloadTrigger trigger, uint64_t started_ms, Result<Config> loaded);
   void warn_restart_only_changes(const Config& next) const;
   void on_worker_adopted(size_t worker, uint64_t generation) noexcept;
   std::vector<std::string> filter_paths() const;
@@ -68,6 +73,12 @@ class Server {
   std::unique_ptr<Reactor> control_;
   std::unique_ptr<StatsServer> stats_server_;  // on control_; null without stats_listen
   std::unique_ptr<ConfigWatcher> watcher_;     // on control_
+  std::unique_ptr<Resolver> resolver_;         // reloads' name lookups; posts to control_
+  // A reload waits for resolver_ (loading), and the trigger to reload with once it is
+  // done (strongest first: a signal or filter change is never skipped as unchanged).
+  // Control thread only.
+  bool reload_loading_ = false;
+  std::optional<ReloadTrigger> reload_queued_;
   std::optional<log::Level> log_level_override_;
 
   // A reload is announced (log line, arus_config_generation, arus_reloads_total) only
