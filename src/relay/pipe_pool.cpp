@@ -8,8 +8,10 @@
 
 namespace arus {
 
-PipePool::PipePool(size_t max_pooled, int pipe_size_bytes)
-    : max_pooled_(max_pooled), pipe_size_bytes_(pipe_size_bytes) {
+PipePool::PipePool(size_t max_pooled, int pipe_size_bytes, MakePipe make_pipe)
+    : max_pooled_(max_pooled),
+      pipe_size_bytes_(pipe_size_bytes),
+      make_pipe_(make_pipe != nullptr ? make_pipe : ::pipe2) {
   pool_.reserve(max_pooled);
 }
 
@@ -21,7 +23,7 @@ Pipe PipePool::acquire() noexcept {
     return pipe;
   }
   int fds[2];
-  if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return Pipe{};
+  if (make_pipe_(fds, O_NONBLOCK | O_CLOEXEC) != 0) return Pipe{};
   Pipe pipe;
   pipe.read_end.reset(fds[0]);
   pipe.write_end.reset(fds[1]);

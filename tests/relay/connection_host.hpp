@@ -29,7 +29,9 @@ namespace arus::test {
 // The worker's services, with the connection's end recorded instead of freed.
 class FakeHost final : public ConnectionHost {
  public:
-  FakeHost() : reactor_(make_reactor()), pipes_(8, 0) {}
+  // `make_pipe`: how the host's PipePool makes pipes (null: pipe2).
+  explicit FakeHost(PipePool::MakePipe make_pipe = nullptr)
+      : reactor_(make_reactor()), pipes_(8, 0, make_pipe) {}
 
   Reactor& reactor() noexcept override { return *reactor_; }
   PipePool& pipes() noexcept override { return pipes_; }

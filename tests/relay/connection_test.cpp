@@ -111,6 +111,9 @@ TEST(ConnectionConnect, EveryBackendRefusingEndsWithConnectFailed) {
 // sockets connected through it, the log captured.
 class RelayingConnection : public ::testing::Test {
  protected:
+  // `make_pipe`: how the host makes pipes (null: pipe2).
+  explicit RelayingConnection(PipePool::MakePipe make_pipe = nullptr) : host(make_pipe) {}
+
   void SetUp() override {
     client = start(connection, route);
     ASSERT_TRUE(accept_backend(host, live, backend, connection));
@@ -214,6 +217,33 @@ TEST_F(RelayingConnection, AClientResetAfterSendingReachesTheBackendAfterTheByte
   EXPECT_FALSE(backend.eof);
   const std::string text = log.text();
   EXPECT_NE(text.find("close=client_reset error=ECONNRESET"), std::string::npos) << text;
+}
+
+// pipe2 failing as it does when the process is out of descriptors.
+int no_pipe(int*, int) {
+  errno = EMFILE;
+  return -1;
+}
+
+class RelayingWithoutPipes : public RelayingConnection {
+ protected:
+  RelayingWithoutPipes() : RelayingConnection(no_pipe) {}
+};
+
+// No pipe for the first bytes (docs/architecture.md, "The two data paths"): the
+// connection closes with close=error and the errno, giving back its slots and counts.
+TEST_F(RelayingWithoutPipes, NoPipeClosesWithErrorAndTheErrno) {
+  client.send("first bytes");
+  ASSERT_TRUE(relay_until(host, client, backend, [&] {
+    return host.closed() == 1 && client.ended() && backend.ended();
+  }));
+  EXPECT_EQ(backend.received, "") << "nothing could move";
+  EXPECT_EQ(connection.state(), Connection::State::kClosed);
+  EXPECT_EQ(route.stats().connections_active.load(), 0);
+  EXPECT_EQ(route.backend_stats(0).connections_active.load(), 0);
+  const std::string text = log.text();
+  EXPECT_NE(text.find("warn no_pipe route=r"), std::string::npos) << text;
+  EXPECT_NE(text.find("close=error error=EMFILE"), std::string::npos) << text;
 }
 
 // More than one wake-up's budget ready at once: each wake-up moves at most about the

@@ -21,9 +21,14 @@ struct Pipe {
 
 class PipePool {
  public:
+  // How a new pipe is made: pipe2(2)'s signature and errno. A test passes one that
+  // fails, to see a connection meet EMFILE or ENFILE without exhausting descriptors.
+  using MakePipe = int (*)(int fds[2], int flags);
+
   // Keeps at most `max_pooled` idle pipes; new pipes are resized to `pipe_size_bytes`
-  // (<= 0: keep the kernel's default, 64 KiB). Allocates the pool's storage here.
-  PipePool(size_t max_pooled, int pipe_size_bytes);
+  // (<= 0: keep the kernel's default, 64 KiB) and made by `make_pipe` (null: pipe2).
+  // Allocates the pool's storage here.
+  PipePool(size_t max_pooled, int pipe_size_bytes, MakePipe make_pipe = nullptr);
   PipePool(const PipePool&) = delete;
   PipePool& operator=(const PipePool&) = delete;
 
@@ -49,6 +54,7 @@ class PipePool {
   std::vector<Pipe> pool_;  // capacity reserved for max_pooled_: push_back never allocates
   size_t max_pooled_;
   int pipe_size_bytes_;
+  MakePipe make_pipe_;
   uint64_t created_ = 0;
   uint64_t reused_ = 0;
 };
