@@ -13,6 +13,8 @@
 
 #include "../plugin/filter_test_util.hpp"
 #include "arus/net/tcp_reset.hpp"
+#include "arus/plugin/filter_instance.hpp"
+#include "arus/plugin/plugin_loader.hpp"
 #include "connection_host.hpp"
 
 namespace arus {
@@ -111,8 +113,11 @@ TEST(ConnectionConnect, EveryBackendRefusingEndsWithConnectFailed) {
 // sockets connected through it, the log captured.
 class RelayingConnection : public ::testing::Test {
  protected:
-  // `make_pipe`: how the host makes pipes (null: pipe2).
-  explicit RelayingConnection(PipePool::MakePipe make_pipe = nullptr) : host(make_pipe) {}
+  // `make_pipe`: how the host makes pipes (null: pipe2); `filter`: the route's (null:
+  // the splice path).
+  explicit RelayingConnection(PipePool::MakePipe make_pipe = nullptr,
+                              FilterInstancePtr filter = nullptr)
+      : route({live.address}, std::move(filter)), host(make_pipe) {}
 
   void SetUp() override {
     client = start(connection, route);
@@ -146,7 +151,7 @@ class RelayingConnection : public ::testing::Test {
   }
 
   TestBackend live = TestBackend::listening();
-  TestRoute route{{live.address}};
+  TestRoute route;
   FakeHost host;
   StderrCapture log;
   Connection connection{host};
@@ -244,6 +249,49 @@ TEST_F(RelayingWithoutPipes, NoPipeClosesWithErrorAndTheErrno) {
   const std::string text = log.text();
   EXPECT_NE(text.find("warn no_pipe route=r"), std::string::npos) << text;
   EXPECT_NE(text.find("close=error error=EMFILE"), std::string::npos) << text;
+}
+
+// The shipped c_plugins/filter.so (built by `make`) configured with `args`.
+FilterInstancePtr shipped_filter(const std::string& args) {
+  auto plugin = load_filter((testing::source_root() / "c_plugins").string(), "filter.so");
+  EXPECT_TRUE(plugin.ok()) << (plugin ? "" : plugin.error().message);
+  if (!plugin) return nullptr;
+  auto instance = FilterInstance::create(std::move(*plugin), args);
+  EXPECT_TRUE(instance.ok()) << (instance ? "" : instance.error().message);
+  return instance ? std::move(*instance) : nullptr;
+}
+
+// A filter that upper-cases the first 16 bytes of each direction, then hands it back.
+class RelayingThroughSniffer : public RelayingConnection {
+ protected:
+  RelayingThroughSniffer() : RelayingConnection(nullptr, shipped_filter("upper sniff=16")) {}
+
+  static std::string sniffed(std::string bytes) {
+    for (size_t i = 0; i < 16 && i < bytes.size(); ++i) {
+      if (bytes[i] >= 'a' && bytes[i] <= 'z') bytes[i] = static_cast<char>(bytes[i] - 'a' + 'A');
+    }
+    return bytes;
+  }
+};
+
+// The filter hands back after 16 bytes of a read that brought many more: what the
+// filter left in its input buffer goes out first, unchanged, then the rest by splice.
+TEST_F(RelayingThroughSniffer, HandBackSendsWhatIsBufferedBeforeWhatIsSpliced) {
+  const std::string upload = pattern(300 * 1024, 11);
+  client.send(upload);
+  client.send_fin();
+  ASSERT_TRUE(relay_until(host, client, backend, [&] { return backend.ended(); }));
+  EXPECT_TRUE(backend.eof) << "read error " << backend.read_error;
+  EXPECT_TRUE(backend.received == sniffed(upload)) << backend.received.size() << " bytes";
+
+  const std::string reply = pattern(300 * 1024, 12);
+  backend.send(reply);
+  backend.send_fin();
+  ASSERT_TRUE(relay_until(host, client, backend,
+                          [&] { return client.ended() && host.closed() == 1; }));
+  EXPECT_TRUE(client.eof) << "read error " << client.read_error;
+  EXPECT_TRUE(client.received == sniffed(reply)) << client.received.size() << " bytes";
+  EXPECT_NE(log.text().find("close=client_eof"), std::string::npos);
 }
 
 // More than one wake-up's budget ready at once: each wake-up moves at most about the
