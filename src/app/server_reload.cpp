@@ -133,7 +133,7 @@ Result<void> Server::try_reload(ReloadTrigger trigger, uint64_t started_ms, Resu
   if (stats_moved) {
     // The old server may still have events queued in this batch: free it afterwards.
     std::shared_ptr<StatsServer> old(std::move(stats_server_));
-    control_->post([old] {});
+    control_->defer([old] {});
     if (stats_fd) {
       StatsTable* table = stats_.get();
       auto server = StatsServer::create(*control_, std::move(stats_fd),
