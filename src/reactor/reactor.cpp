@@ -103,8 +103,10 @@ void Reactor::run_once(int max_wait_ms) noexcept {
     static_cast<EventHandler*>(events_[i].data.ptr)->on_events(events_[i].events);
   }
 
-  // Handlers queued during this turn run in the next one, after fresh events, so one
-  // busy connection cannot starve the rest.
+  // Handlers that yielded (in an earlier turn, or in this batch's events) run now,
+  // after every event of the batch; what they queue again waits for the next turn, after
+  // fresh events, so one busy connection cannot starve the rest. A connection that
+  // yields on an event thus moves up to two budgets in one turn.
   resume_.swap(resume_next_);
   for (EventHandler* handler : resume_) {
     if (handler != nullptr) handler->on_events(kResume);
