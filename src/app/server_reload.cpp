@@ -68,7 +68,9 @@ void Server::finish_reload(ReloadTrigger trigger, uint64_t started_ms,
   }
 }
 
-// Each step that can fail runs before the first change; the commit at the end cannot fail.
+// Each step that can fail runs before the first change. Of the commit at the end only
+// starting the moved stats endpoint can fail (its socket is bound already); that is
+// logged as stats_failed, and the rest of the reload stands.
 Result<void> Server::try_reload(ReloadTrigger trigger, uint64_t started_ms, Result<Config> loaded) {
   if (!loaded) return std::move(loaded).error();
   if (trigger == ReloadTrigger::kConfigFile && loaded->source == snapshot_->config->source) {

@@ -64,13 +64,6 @@ int Reactor::add(int fd, uint32_t events, EventHandler* handler) noexcept {
   return epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : errno;
 }
 
-int Reactor::modify(int fd, uint32_t events, EventHandler* handler) noexcept {
-  epoll_event ev{};
-  ev.events = events;
-  ev.data.ptr = handler;
-  return epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, fd, &ev) == 0 ? 0 : errno;
-}
-
 void Reactor::remove(int fd) noexcept { epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, nullptr); }
 
 void Reactor::resume_later(EventHandler* handler) { resume_next_.push_back(handler); }

@@ -197,7 +197,7 @@ TEST(IniLoaderErrors, BadBalanceAndLogLevel) {
 }
 
 TEST(IniLoaderErrors, BadHostPort) {
-  // The example from SPEC.md, on its line 14.
+  // The example in docs/configuration.md, on its line 14.
   std::string spec_like =
       lines({"[global]"}) + std::string(9, '\n') + kRoute + "backend = 127.0.0.1:70000\n";
   EXPECT_EQ(error_of(spec_like),

@@ -1,4 +1,4 @@
-// render_json: the /stats shape of SPEC.md, exact for a tiny table, and valid JSON
+// render_json: the /stats shape of docs/operations.md, exact for a tiny table, and valid JSON
 // whatever the route names hold (checked with a small strict JSON reader).
 #include "arus/stats/json_exporter.hpp"
 

@@ -1,4 +1,4 @@
-// Command-line options (SPEC.md "Command line"). Stateless parsing; no side effects.
+// Command-line options (man/arus-proxy.8, OPTIONS). Stateless parsing; no side effects.
 #pragma once
 
 #include <optional>

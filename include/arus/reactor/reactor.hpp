@@ -46,7 +46,6 @@ class Reactor {
   // Registers `fd` for `events` (add EPOLLET for edge-triggered). Returns an errno value
   // (0 on success): failing to register is a per-connection failure, not fatal.
   int add(int fd, uint32_t events, EventHandler* handler) noexcept;
-  int modify(int fd, uint32_t events, EventHandler* handler) noexcept;
   // Needed only for fds that stay open; closing an fd unregisters it.
   void remove(int fd) noexcept;
 

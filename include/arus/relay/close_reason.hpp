@@ -1,4 +1,4 @@
-// Why a connection ended: the REASON of the access-log line (SPEC.md "Access log").
+// Why a connection ended: the REASON of the access-log line (docs/operations.md, "While serving").
 #pragma once
 
 #include <cstdint>

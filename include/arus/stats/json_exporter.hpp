@@ -1,5 +1,5 @@
-// Renders a StatsSnapshot as the JSON document of GET /stats (shape in SPEC.md, with
-// extra fields). Pure function of its input; thread-safe.
+// Renders a StatsSnapshot as the JSON document of GET /stats (its shape:
+// docs/operations.md). Pure function of its input; thread-safe.
 #pragma once
 
 #include <string>
