@@ -6,24 +6,19 @@
 
 #include <chrono>
 #include <future>
-#include <initializer_list>
 #include <memory>
 #include <thread>
 
 #include "arus/config/ini_loader.hpp"
 #include "arus/net/address.hpp"
 
+#include "../support/config_text.hpp"
 #include "../support/dns_probe.hpp"
 
 namespace arus {
 namespace {
 
-// Joins lines with '\n' so a test reads with its line numbers: element i is line i+1.
-std::string lines(std::initializer_list<std::string> items) {
-  std::string text;
-  for (const std::string& item : items) text += item + "\n";
-  return text;
-}
+using test::lines;
 
 std::string error_of(const std::string& text, const std::string& path = "proxy.conf") {
   Result<Config> r = parse_config(text, path);

@@ -8,19 +8,15 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <initializer_list>
 #include <string>
 #include <vector>
+
+#include "../support/config_text.hpp"
 
 namespace arus {
 namespace {
 
-// Joins lines with '\n' so a test reads with its line numbers: element i is line i+1.
-std::string lines(std::initializer_list<std::string> items) {
-  std::string text;
-  for (const std::string& item : items) text += item + "\n";
-  return text;
-}
+using test::lines;
 
 Config must_parse(const std::string& text, const std::string& path = "proxy.conf") {
   Result<Config> r = parse_config(text, path);

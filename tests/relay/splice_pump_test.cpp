@@ -11,6 +11,8 @@
 
 #include <string>
 
+#include "../support/splice_fixture.hpp"
+
 namespace arus {
 namespace {
 
@@ -37,9 +39,9 @@ std::string read_available(int fd) {
   return out;
 }
 
-class SplicePumpTest : public ::testing::Test {
+class SplicePumpTest : public test::SpliceFixture {
  protected:
-  SplicePumpTest() : pipes_(4, 64 * 1024) {
+  SplicePumpTest() {
     SocketPair client = make_pair();
     SocketPair backend = make_pair();
     source_.fd = std::move(client.near_end);
@@ -52,13 +54,6 @@ class SplicePumpTest : public ::testing::Test {
   PumpResult pump(size_t budget = 1 << 20) {
     return splice_pump(source_, sink_, flow_, pipes_, budget);
   }
-
-  PipePool pipes_;
-  Endpoint source_;
-  Endpoint sink_;
-  Flow flow_;
-  UniqueFd client_peer_;
-  UniqueFd backend_peer_;
 };
 
 TEST_F(SplicePumpTest, MovesBytesInOrderAndReleasesThePipe) {

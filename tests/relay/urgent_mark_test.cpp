@@ -12,6 +12,7 @@
 #include <chrono>
 #include <string>
 
+#include "../support/splice_fixture.hpp"
 #include "../support/tcp_pair.hpp"
 #include "arus/relay/splice_pump.hpp"
 
@@ -41,9 +42,9 @@ std::string read_exactly(int fd, size_t count) {
   return out;
 }
 
-class UrgentMarkTest : public ::testing::Test {
+class UrgentMarkTest : public test::SpliceFixture {
  protected:
-  UrgentMarkTest() : pipes_(4, 64 * 1024) {
+  UrgentMarkTest() {
     test::TcpPair client_side = test::make_tcp_pair();
     test::TcpPair backend_side = test::make_tcp_pair();
     client_peer_ = std::move(client_side.connected);
@@ -76,13 +77,6 @@ class UrgentMarkTest : public ::testing::Test {
       EXPECT_TRUE(flow_.done()) << "the FIN was not passed on";
     }
   }
-
-  PipePool pipes_;
-  Endpoint source_;
-  Endpoint sink_;
-  Flow flow_;
-  UniqueFd client_peer_;
-  UniqueFd backend_peer_;
 };
 
 TEST_F(UrgentMarkTest, UrgentByteArrivesInOrderAndStillUrgent) {
