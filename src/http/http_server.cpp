@@ -29,19 +29,14 @@ bool would_block(int err) { return err == EAGAIN || err == EWOULDBLOCK; }
 
 }  // namespace
 
-struct HttpServer::Graveyard {
-  std::vector<std::unique_ptr<Client>> dead;
-  bool reap_posted = false;
-};
-
 class HttpServer::Client final : public EventHandler, public Timer {
  public:
   Client(HttpServer& server, UniqueFd fd, size_t index)
       : index_(index), server_(server), fd_(std::move(fd)) {}
   ~Client() {
-    // Closed clients cancelled their timers already, and may outlive the server.
+    // Closed clients cancelled their timer and resume already, and may outlive the server.
     if (scheduled()) server_.reactor_.timers().cancel(*this);
-    if (yield_.scheduled()) server_.reactor_.timers().cancel(yield_);
+    if (resume_pending_) server_.reactor_.cancel_resume(this);
   }
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -64,6 +59,7 @@ class HttpServer::Client final : public EventHandler, public Timer {
   void evict() noexcept { close(); }
 
   void on_events(uint32_t events) noexcept override {
+    if (events & Reactor::kResume) resume_pending_ = false;
     if (closed_) return;  // stale event from the batch that closed it
     if (events & EPOLLERR) return close();
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) readable_ = true;
@@ -86,9 +82,12 @@ class HttpServer::Client final : public EventHandler, public Timer {
   void run() noexcept {
     for (int steps = 0; !closed_; ++steps) {
       if (steps == kMaxStepsPerRun) {
-        // Still ready but this client had its share: continue in a later batch. A timer
-        // rather than Reactor::resume_later, because a timer can be cancelled on close.
-        server_.reactor_.timers().schedule(yield_, now());
+        // Still ready but this client had its share: continue after the other handlers
+        // (close() withdraws the request). An event before then runs it anyway, so ask once.
+        if (!resume_pending_) {
+          resume_pending_ = true;
+          server_.reactor_.resume_later(this);
+        }
         break;
       }
       if (!flush()) return;
@@ -118,12 +117,6 @@ class HttpServer::Client final : public EventHandler, public Timer {
  private:
   enum class Progress { kAnswered, kNeedInput, kBlocked };
   enum class Deadline { kNone, kRequest, kWrite, kIdle, kLinger };
-
-  struct YieldTimer : Timer {
-    explicit YieldTimer(Client& owner) : owner_(owner) {}
-    void on_timer() noexcept override { owner_.run(); }
-    Client& owner_;
-  };
 
   uint64_t now() const noexcept { return server_.reactor_.now_ms(); }
   size_t pending_output() const noexcept { return out_.pending(); }
@@ -285,14 +278,14 @@ class HttpServer::Client final : public EventHandler, public Timer {
     if (closed_) return;
     closed_ = true;
     server_.reactor_.timers().cancel(*this);
-    server_.reactor_.timers().cancel(yield_);
+    if (resume_pending_) server_.reactor_.cancel_resume(this);
+    resume_pending_ = false;
     fd_.reset();  // closing unregisters it from epoll
     server_.release(this);
   }
 
   HttpServer& server_;
   UniqueFd fd_;
-  YieldTimer yield_{*this};
   char in_[kMaxRequestHeadBytes];
   size_t in_size_ = 0;
   HttpRequestParser parser_;
@@ -305,6 +298,7 @@ class HttpServer::Client final : public EventHandler, public Timer {
   bool close_after_flush_ = false;  // no further request will be answered
   bool lingering_ = false;
   bool closed_ = false;
+  bool resume_pending_ = false;  // a Reactor::resume_later call is outstanding
   bool answered_any_ = false;
   Deadline armed_ = Deadline::kNone;
 
@@ -337,11 +331,11 @@ HttpServer::HttpServer(Reactor& reactor, UniqueFd listener, HttpHandler handler,
     : reactor_(reactor),
       listener_(std::move(listener)),
       options_(options),
-      handler_(std::move(handler)),
-      graveyard_(std::make_shared<Graveyard>()) {}
+      handler_(std::move(handler)) {}
 
 HttpServer::~HttpServer() {
   reactor_.timers().cancel(accept_timer_);
+  if (accept_resume_pending_) reactor_.cancel_resume(this);
   // Outside dispatch (see the header), so clients can go at once; each cancels its timers.
   clients_.clear();
 }
@@ -350,7 +344,10 @@ uint16_t HttpServer::port() const noexcept { return local_address(listener_.get(
 
 void HttpServer::AcceptTimer::on_timer() noexcept { server_.accept_clients(); }
 
-void HttpServer::on_events(uint32_t /*events*/) noexcept { accept_clients(); }
+void HttpServer::on_events(uint32_t events) noexcept {
+  if (events & Reactor::kResume) accept_resume_pending_ = false;
+  accept_clients();
+}
 
 void HttpServer::accept_clients() noexcept {
   for (int i = 0; i < kMaxAcceptsPerRun; ++i) {
@@ -390,7 +387,10 @@ void HttpServer::accept_clients() noexcept {
     clients_.back()->start();
   }
   // A full batch: there may be more waiting; give the other handlers a turn first.
-  reactor_.timers().schedule(accept_timer_, reactor_.now_ms());
+  if (!accept_resume_pending_) {
+    accept_resume_pending_ = true;
+    reactor_.resume_later(this);
+  }
 }
 
 bool HttpServer::make_room(const SocketAddress& peer) noexcept {
@@ -425,12 +425,13 @@ void HttpServer::release(Client* client) noexcept {
   }
   clients_.pop_back();
   slots_.pop_back();
-  graveyard_->dead.push_back(std::move(owned));
-  if (!graveyard_->reap_posted) {
-    graveyard_->reap_posted = true;
-    reactor_.post([graveyard = graveyard_] {
-      graveyard->dead.clear();
-      graveyard->reap_posted = false;
+  // A stale event for it may still be queued in this batch: free it after the batch.
+  dead_.push_back(std::move(owned));
+  if (!reap_deferred_) {
+    reap_deferred_ = true;
+    reactor_.defer([this] {
+      dead_.clear();
+      reap_deferred_ = false;
     });
   }
 }

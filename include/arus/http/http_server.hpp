@@ -69,9 +69,10 @@ class HttpServer : private EventHandler {
                                                     HttpHandler handler,
                                                     HttpServerOptions options = {});
 
-  // Closes the listener and every client. Call on the reactor thread, outside the
-  // reactor's dispatch of this server's events (e.g. from a posted task or between
-  // run_once calls), since the reactor borrows the server as an event handler.
+  // Closes the listener and every client. Call on the reactor thread, from a task
+  // deferred with Reactor::defer or between run_once calls: the reactor borrows the
+  // server as an event handler until the batch is over, and the task that frees the
+  // clients closed in a turn is deferred before any posted task of that turn runs.
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -82,7 +83,6 @@ class HttpServer : private EventHandler {
 
  private:
   class Client;
-  struct Graveyard;
   class AcceptTimer : public Timer {
    public:
     explicit AcceptTimer(HttpServer& server) : server_(server) {}
@@ -98,20 +98,22 @@ class HttpServer : private EventHandler {
   // Applies choose_slot to a client from `peer`: true when it may be admitted.
   bool make_room(const SocketAddress& peer) noexcept;
   void set_idle(size_t index, bool idle) noexcept;  // Client::index_, see ClientSlot
-  void release(Client* client) noexcept;            // moves a closed client to the graveyard
+  void release(Client* client) noexcept;            // frees a closed client after the batch
 
   Reactor& reactor_;
   UniqueFd listener_;
   HttpServerOptions options_;
   HttpHandler handler_;
-  AcceptTimer accept_timer_{*this};  // retry after EMFILE, or resume after a full batch
+  AcceptTimer accept_timer_{*this};  // retry after EMFILE
+  bool accept_resume_pending_ = false;  // resume_later after a full accept batch
   std::vector<std::unique_ptr<Client>> clients_;  // Client::index_ is its position
   std::vector<ClientSlot> slots_;                 // slots_[i] describes clients_[i]
   uint64_t next_idle_order_ = 0;
-  // Closed clients wait here until the current reactor batch is over: a stale event for
-  // them may still be dispatched. Shared with the posted task that frees them, so that
-  // task stays safe even if the server is gone by then.
-  std::shared_ptr<Graveyard> graveyard_;
+  // Closed clients wait here until the current batch is over: a stale event for them may
+  // still be dispatched. One deferred task a turn frees them; it runs before the server
+  // can be destroyed (see ~HttpServer).
+  std::vector<std::unique_ptr<Client>> dead_;
+  bool reap_deferred_ = false;
 };
 
 }  // namespace arus
