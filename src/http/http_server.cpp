@@ -350,47 +350,50 @@ void HttpServer::on_events(uint32_t events) noexcept {
 }
 
 void HttpServer::accept_clients() noexcept {
-  for (int i = 0; i < kMaxAcceptsPerRun; ++i) {
-    sockaddr_storage peer_storage{};
-    socklen_t peer_length = sizeof peer_storage;
-    int raw = ::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&peer_storage), &peer_length,
-                        SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (raw < 0) {
-      int err = errno;
-      if (err == EINTR || err == ECONNABORTED) continue;
-      if (would_block(err)) return;
-      // EMFILE and friends leave the connection in the backlog and, edge-triggered, no
-      // new event would come for it: retry on a timer.
-      log::warn(std::string(options_.name) + " accept failed").kv("error", strerror(err));
+  switch (acceptor_.accept_batch(listener_.get(), kMaxAcceptsPerRun, *this)) {
+    case Acceptor::End::kDrained:
+      break;
+    case Acceptor::End::kBatchFull:
+      // There may be more waiting; give the other handlers a turn first. An event before
+      // the resume runs the batch anyway: ask once.
+      if (!accept_resume_pending_) {
+        accept_resume_pending_ = true;
+        reactor_.resume_later(this);
+      }
+      break;
+    case Acceptor::End::kRetryLater:
       reactor_.timers().schedule(accept_timer_, reactor_.now_ms() + kAcceptRetryMs);
-      return;
-    }
-    UniqueFd fd(raw);
-    SocketAddress peer =
-        SocketAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(&peer_storage), peer_length);
-    if (!make_room(peer)) {
-      std::string busy;
-      append_error_response(503, busy);
-      (void)!::send(fd.get(), busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      continue;  // closed by ~UniqueFd
-    }
-    // Best effort: a socket left with the default buffer only costs more memory.
-    (void)::setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &options_.send_buffer_bytes,
-                       sizeof options_.send_buffer_bytes);
-    auto client = std::make_unique<Client>(*this, std::move(fd), clients_.size());
-    if (int err = reactor_.add(client->fd(), Reactor::kAllEvents, client.get())) {
-      log::warn(std::string(options_.name) + " client not registered").kv("error", strerror(err));
-      continue;
-    }
-    clients_.push_back(std::move(client));
-    slots_.push_back(ClientSlot{SourceKey(peer.ip_bytes())});
-    clients_.back()->start();
+      break;
   }
-  // A full batch: there may be more waiting; give the other handlers a turn first.
-  if (!accept_resume_pending_) {
-    accept_resume_pending_ = true;
-    reactor_.resume_later(this);
+}
+
+void HttpServer::on_accepted(UniqueFd fd, const SocketAddress& peer) noexcept {
+  if (!make_room(peer)) {
+    std::string busy;
+    append_error_response(503, busy);
+    (void)!::send(fd.get(), busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    return;  // closed by ~UniqueFd
   }
+  // Best effort: a socket left with the default buffer only costs more memory.
+  (void)::setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &options_.send_buffer_bytes,
+                     sizeof options_.send_buffer_bytes);
+  auto client = std::make_unique<Client>(*this, std::move(fd), clients_.size());
+  if (int err = reactor_.add(client->fd(), Reactor::kAllEvents, client.get())) {
+    log::warn(std::string(options_.name) + " client not registered").kv("error", strerror(err));
+    return;
+  }
+  clients_.push_back(std::move(client));
+  slots_.push_back(ClientSlot{SourceKey(peer.ip_bytes())});
+  clients_.back()->start();
+}
+
+// Without a reserve (see acceptor_) there are no refusals.
+void HttpServer::on_refused_no_descriptor(const SocketAddress& /*peer*/) noexcept {}
+
+void HttpServer::on_accept_error(int error) noexcept {
+  // EMFILE and friends leave the connection in the backlog and, edge-triggered, no new
+  // event would come for it: the acceptor ends the batch to retry on the timer.
+  log::warn(std::string(options_.name) + " accept failed").kv("error", strerror(error));
 }
 
 bool HttpServer::make_room(const SocketAddress& peer) noexcept {

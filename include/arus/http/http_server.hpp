@@ -16,6 +16,7 @@
 #include "arus/http/client_slots.hpp"
 #include "arus/http/http_request.hpp"
 #include "arus/http/http_response.hpp"
+#include "arus/net/acceptor.hpp"
 #include "arus/net/address.hpp"
 #include "arus/reactor/reactor.hpp"
 
@@ -54,7 +55,7 @@ struct HttpServerOptions {
   int send_buffer_bytes = 64 * 1024;
 };
 
-class HttpServer : private EventHandler {
+class HttpServer : private EventHandler, private AcceptHandler {
  public:
   // A non-blocking, close-on-exec TCP socket bound to `address` (SO_REUSEADDR) and
   // listening. Separate from create() so it can be bound before privileges are dropped.
@@ -95,6 +96,9 @@ class HttpServer : private EventHandler {
   HttpServer(Reactor& reactor, UniqueFd listener, HttpHandler handler, HttpServerOptions options);
   void on_events(uint32_t events) noexcept override;
   void accept_clients() noexcept;
+  void on_accepted(UniqueFd fd, const SocketAddress& peer) noexcept override;
+  void on_refused_no_descriptor(const SocketAddress& peer) noexcept override;
+  void on_accept_error(int error) noexcept override;  // logs; the batch retries on a timer
   // Applies choose_slot to a client from `peer`: true when it may be admitted.
   bool make_room(const SocketAddress& peer) noexcept;
   void set_idle(size_t index, bool idle) noexcept;  // Client::index_, see ClientSlot
@@ -104,6 +108,8 @@ class HttpServer : private EventHandler {
   UniqueFd listener_;
   HttpServerOptions options_;
   HttpHandler handler_;
+  // No reserve descriptor: out of descriptors, clients wait in the backlog for the retry.
+  Acceptor acceptor_{/*keep_reserve=*/false};
   AcceptTimer accept_timer_{*this};  // retry after EMFILE
   bool accept_resume_pending_ = false;  // resume_later after a full accept batch
   std::vector<std::unique_ptr<Client>> clients_;  // Client::index_ is its position

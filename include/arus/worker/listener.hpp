@@ -1,12 +1,14 @@
 // Listener: one worker's SO_REUSEPORT accept socket for one route. Accepts in bounded
-// batches; when descriptors run out it refuses pending clients at once (with a reserve
-// descriptor) and retries on a timer instead of spinning. Worker thread only.
+// batches (an Acceptor); when descriptors run out it refuses pending clients at once
+// (with a reserve descriptor) and retries on a timer instead of spinning. Worker thread
+// only.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 #include "arus/core/unique_fd.hpp"
+#include "arus/net/acceptor.hpp"
 #include "arus/net/address.hpp"
 #include "arus/reactor/reactor.hpp"
 
@@ -23,7 +25,7 @@ class AcceptSink {
                                         const SocketAddress& client_address) noexcept = 0;
 };
 
-class Listener final : public EventHandler, public Timer {
+class Listener final : public EventHandler, public Timer, private AcceptHandler {
  public:
   Listener(Reactor& reactor, AcceptSink& sink, size_t route_index, UniqueFd fd,
            const SocketAddress& address);
@@ -40,16 +42,18 @@ class Listener final : public EventHandler, public Timer {
   void on_timer() noexcept override;  // retry after descriptor exhaustion
 
  private:
-  enum class Refusal { kRefused, kNothingPending, kNoReserve };
   void accept_batch() noexcept;
-  Refusal refuse_with_reserve() noexcept;
+  void on_accepted(UniqueFd client_fd, const SocketAddress& peer) noexcept override;
+  void on_refused_no_descriptor(const SocketAddress& peer) noexcept override;
+  void on_accept_error(int error) noexcept override;  // logs, paced when out of fds
 
   Reactor& reactor_;
   AcceptSink& sink_;
   size_t route_index_;
   UniqueFd fd_;
   SocketAddress address_;
-  UniqueFd reserve_fd_;  // spare descriptor, given up to accept-and-close when out of fds
+  Acceptor acceptor_{/*keep_reserve=*/true};
+  bool resume_pending_ = false;  // a Reactor::resume_later call is outstanding
   uint64_t last_exhaustion_log_ms_ = 0;
 };
 
