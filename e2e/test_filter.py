@@ -99,7 +99,9 @@ class FilterTest(ProxyTestCase):
         # handed-back direction moved by splice. "ijkl" came after the hand-back in both.
         spliced = proxy.wait_record("filter_spliced", env.t(5))
         self.assertEqual(spliced.fields["client_to_backend"], "4", spliced.fields)
-        self.assertEqual(spliced.fields["backend_to_client"], "4", spliced.fields)
+        # The echo backend may send "ABCD" and "efgh" apart (as the proxy wrote them) or
+        # together: "efgh" is then spliced, or passed on from the filter's input buffer.
+        self.assertIn(spliced.fields["backend_to_client"], ("4", "8"), spliced.fields)
 
 
 class FilterRefusedTest(ProxyTestCase):
