@@ -391,30 +391,25 @@ void Connection::on_side_failed(Side side, int error, bool reading) noexcept {
 // survivor's peer has not acknowledged, so the close waits for that (kClosing), for at
 // most the idle timeout without progress.
 void Connection::pass_reset_on() noexcept {
-  Endpoint& survivor = other_endpoint(failed_side_);
-  const CloseReason reason =
-      failed_side_ == Side::kClient ? CloseReason::kClientReset : CloseReason::kBackendReset;
-  if (flow_from(failed_side_).sink_failed) return finish(reason);  // both sides failed
-  unacknowledged_ = unacknowledged_bytes(survivor.fd.get());
-  if (unacknowledged_ == 0) return finish(reason);
+  if (flow_from(failed_side_).sink_failed) return finish(reset_reason());  // both failed
+  unacknowledged_ = unacknowledged_bytes(other_endpoint(failed_side_).fd.get());
+  if (unacknowledged_ == 0) return finish(reset_reason());
   state_ = State::kClosing;
   last_activity_ms_ = host_.reactor().now_ms();
   host_.reactor().timers().schedule(deadline_, last_activity_ms_ + kResetPollMs);
 }
 
 void Connection::poll_reset_hand_off() noexcept {
-  const CloseReason reason =
-      failed_side_ == Side::kClient ? CloseReason::kClientReset : CloseReason::kBackendReset;
   size_t unacknowledged = unacknowledged_bytes(other_endpoint(failed_side_).fd.get());
   uint64_t now = host_.reactor().now_ms();
-  if (unacknowledged == 0) return finish(reason);
+  if (unacknowledged == 0) return finish(reset_reason());
   if (unacknowledged < unacknowledged_) {
     unacknowledged_ = unacknowledged;
     last_activity_ms_ = now;
   }
   uint64_t idle_ms = route_->runtime->config.idle_timeout_ms;
   if (idle_ms > 0 && now >= last_activity_ms_ + idle_ms) {
-    return finish(reason);  // the peer stopped reading: its unread bytes go with the reset
+    return finish(reset_reason());  // the peer stopped reading: its unread bytes go too
   }
   host_.reactor().timers().schedule(deadline_, now + kResetPollMs);
 }

@@ -115,6 +115,10 @@ class Connection {
   Flow& flow_from(Side side) noexcept { return side == Side::kClient ? to_backend_ : to_client_; }
   Flow& flow_to(Side side) noexcept { return side == Side::kClient ? to_client_ : to_backend_; }
   Endpoint& endpoint(Side side) noexcept { return side == Side::kClient ? client_ : backend_; }
+  // The access-log reason of a connection whose failed_side_ is set.
+  CloseReason reset_reason() const noexcept {
+    return failed_side_ == Side::kClient ? CloseReason::kClientReset : CloseReason::kBackendReset;
+  }
   Endpoint& other_endpoint(Side side) noexcept {
     return side == Side::kClient ? backend_ : client_;
   }
