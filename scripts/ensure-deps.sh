@@ -23,6 +23,12 @@ if [ "$want" = test ]; then
   need libgtest-dev have_file /usr/include/gtest/gtest.h
   need python3 command -v python3
   need gcc command -v cc  # the plugin tests compile test filters
+  # Real peers of the end-to-end tests (PROXY protocol, health checks, backend caps).
+  need haproxy have_file /usr/sbin/haproxy
+  need nginx have_file /usr/sbin/nginx
+  need libnginx-mod-stream have_file /usr/lib/nginx/modules/ngx_stream_module.so
+  need redis-server have_file /usr/bin/redis-server
+  need postgresql sh -c 'ls /usr/lib/postgresql/*/bin/postgres'
 fi
 if [ "$want" = run ]; then
   need netcat-openbsd command -v nc
