@@ -1,5 +1,6 @@
 // arus-proxy entry point: options, configuration, signals, server, exit status.
-// Exit status: 0 success, 1 invalid configuration or failure to start, 2 usage error.
+// Exit status: 0 success, 1 invalid configuration or failure to start, 2 usage error;
+// -t --diff: 0 no change, 3 changes.
 #include <unistd.h>
 
 #include <csignal>
@@ -8,6 +9,7 @@
 
 #include "arus/app/options.hpp"
 #include "arus/app/preflight.hpp"
+#include "arus/app/reload_plan.hpp"
 #include "arus/app/server.hpp"
 #include "arus/config/ini_loader.hpp"
 #include "arus/core/log.hpp"
@@ -17,6 +19,7 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
+constexpr int kExitChanges = 3;  // -t --diff: the plan changes something
 
 // Blocks the signals the server reads through signalfd, in this thread and so in every
 // thread created later, and makes a peer that vanished mid-write an EPIPE, not a death.
@@ -64,7 +67,16 @@ int main(int argc, char** argv) {
     arus::log::info("config_ok")
         .kv("config", options->config_path)
         .kv("routes", static_cast<uint64_t>(*routes));
-    return kExitOk;
+    if (!options->diff_path) return kExitOk;
+    // The plan a running proxy on OLD would answer, without its live connection counts.
+    auto old = arus::load_config_file(*options->diff_path);
+    if (!old) {
+      arus::log::error(old.error().message);
+      return kExitFailure;
+    }
+    arus::ReloadPlan plan = arus::plan_reload(*old, *shared_config, {});
+    printf("%s\n", arus::render_plan_json(plan).c_str());
+    return plan.changes_anything() ? kExitChanges : kExitOk;
   }
 
   prepare_signals();

@@ -9,9 +9,11 @@
 namespace arus {
 
 std::string usage_text() {
-  return "usage: arus-proxy [-c FILE] [-t] [-w N] [-l LEVEL] [-h] [-V]\n"
+  return "usage: arus-proxy [-c FILE] [-t [--diff OLD]] [-w N] [-l LEVEL] [-h] [-V]\n"
          "  -c, --config FILE    configuration (default: ./proxy.conf)\n"
          "  -t, --test           parse and validate FILE, load its filters, report, exit\n"
+         "      --diff OLD       with -t: print the reload plan from OLD to FILE as JSON;\n"
+         "                       exit 0 no change, 3 changes, 1 FILE invalid\n"
          "  -w, --workers N      override [global] workers (0 = one per CPU)\n"
          "  -l, --log-level L    override [global] log_level (error, warn, info, debug)\n"
          "  -h, --help           usage, exit 0\n"
@@ -23,7 +25,7 @@ Result<Options> parse_options(int argc, char* const* argv) {
       {"config", required_argument, nullptr, 'c'}, {"test", no_argument, nullptr, 't'},
       {"workers", required_argument, nullptr, 'w'}, {"log-level", required_argument, nullptr, 'l'},
       {"help", no_argument, nullptr, 'h'},          {"version", no_argument, nullptr, 'V'},
-      {nullptr, 0, nullptr, 0}};
+      {"diff", required_argument, nullptr, 'D'},    {nullptr, 0, nullptr, 0}};
   // getopt_long permutes argv; work on a copy so the caller's array stays as it was.
   std::vector<char*> args(argv, argv + argc);
   args.push_back(nullptr);
@@ -64,6 +66,9 @@ Result<Options> parse_options(int argc, char* const* argv) {
       case 'V':
         options.version = true;
         break;
+      case 'D':
+        options.diff_path = optarg;
+        break;
       case ':':
         return Error{"option '" + std::string(args[optind - 1]) + "' needs a value"};
       default:
@@ -71,6 +76,7 @@ Result<Options> parse_options(int argc, char* const* argv) {
     }
   }
   if (optind < argc) return Error{"unexpected argument '" + std::string(args[optind]) + "'"};
+  if (options.diff_path && !options.test_only) return Error{"--diff needs -t"};
   return options;
 }
 

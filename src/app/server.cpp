@@ -220,6 +220,8 @@ void Server::on_signal(int signal_number) noexcept {
     return;
   }
   draining_ = true;
+  // First, so a probe in front sees it before the listeners close.
+  if (stats_server_) stats_server_->set_draining();
   uint64_t grace_ms = snapshot_->config->global.grace_period_ms;
   log::info("draining")
       .kv("signal", signal_name(signal_number))

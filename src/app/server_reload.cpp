@@ -11,6 +11,7 @@
 
 #include "arus/app/listen_guard.hpp"
 #include "arus/app/preflight.hpp"
+#include "arus/app/reload_plan.hpp"
 #include "arus/app/server.hpp"
 #include "arus/config/ini_loader.hpp"
 #include "arus/core/clock.hpp"
@@ -171,13 +172,11 @@ void Server::on_worker_adopted(size_t worker, uint64_t generation) noexcept {
 }
 
 void Server::warn_restart_only_changes(const Config& next) const {
-  const GlobalConfig& now = snapshot_->config->global;
   std::string keys;
-  if (next.global.workers != now.workers) keys += "workers ";
-  if (next.global.user != now.user) keys += "user ";
-  if (next.global.group != now.group) keys += "group ";
+  for (const std::string& key : restart_only_changes(snapshot_->config->global, next.global)) {
+    keys += (keys.empty() ? "" : " ") + key;
+  }
   if (keys.empty()) return;
-  keys.pop_back();
   log::warn("reload_needs_restart").kv("keys", keys).kv("action", "applied at the next restart");
 }
 

@@ -18,7 +18,7 @@ std::string render_page(StatsPage page, const StatsSnapshot& snapshot) {
 }
 
 StatsResponse append_stats_response(const HttpRequest& request, const PageBodyFn& page_body,
-                                    std::string& out) {
+                                    std::string& out, bool draining) {
   StatsResponse response;
   response.close = !request.keep_alive;
   const bool close = response.close;
@@ -39,7 +39,11 @@ StatsResponse append_stats_response(const HttpRequest& request, const PageBodyFn
     return response;
   }
   if (page == Page::kHealth) {
-    append_http_response(out, 200, minor, close, kTextContentType, "ok\n", head);
+    if (draining) {
+      append_http_response(out, 503, minor, close, kTextContentType, "draining\n", head);
+    } else {
+      append_http_response(out, 200, minor, close, kTextContentType, "ok\n", head);
+    }
     return response;
   }
   const bool metrics = page == Page::kMetrics;

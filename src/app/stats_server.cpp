@@ -17,7 +17,7 @@ Result<std::unique_ptr<StatsServer>> StatsServer::create(Reactor& reactor, Uniqu
   auto http = HttpServer::create(
       reactor, std::move(listener),
       [raw](const HttpRequest& request, std::string& out) {
-        return append_stats_response(request, raw->page_body_, out);
+        return append_stats_response(request, raw->page_body_, out, raw->draining_);
       },
       http_options);
   if (!http) return std::move(http).error();

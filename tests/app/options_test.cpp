@@ -37,6 +37,15 @@ TEST(OptionsTest, ShortAndLongForms) {
   EXPECT_EQ(long_options->log_level, log::Level::kWarn);
 }
 
+TEST(OptionsTest, DiffWithTest) {
+  auto options = parse({"-t", "-c", "new.conf", "--diff", "old.conf"});
+  ASSERT_TRUE(options.ok());
+  EXPECT_EQ(options->diff_path, "old.conf");
+  EXPECT_FALSE(parse({"-t"})->diff_path.has_value());
+  EXPECT_EQ(parse({"--diff", "old.conf"}).error().message, "--diff needs -t");
+  EXPECT_EQ(parse({"-t", "--diff"}).error().message, "option '--diff' needs a value");
+}
+
 TEST(OptionsTest, HelpAndVersion) {
   EXPECT_TRUE(parse({"-h"})->help);
   EXPECT_TRUE(parse({"--version"})->version);

@@ -15,7 +15,7 @@ struct Answer {
   bool body_shared = false;
 };
 
-Answer answer(std::string_view request_text) {
+Answer answer(std::string_view request_text, bool draining = false) {
   HttpRequestParser parser;
   HttpParseResult parsed = parser.parse(request_text);
   EXPECT_EQ(parsed.status, HttpParseStatus::kComplete) << request_text;
@@ -26,7 +26,7 @@ Answer answer(std::string_view request_text) {
     s.generation = 42;
     return std::make_shared<const std::string>(render_page(page, s));
   };
-  StatsResponse response = append_stats_response(parsed.request, page_body, a.bytes);
+  StatsResponse response = append_stats_response(parsed.request, page_body, a.bytes, draining);
   a.close = response.close;
   if (response.body) {
     a.body_shared = true;
@@ -47,6 +47,18 @@ TEST(StatsEndpoint, Healthz) {
             "Content-Length: 3\r\nCache-Control: no-store\r\n\r\nok\n");
   EXPECT_FALSE(a.close);
   EXPECT_EQ(a.snapshots, 0);
+}
+
+TEST(StatsEndpoint, HealthzWhileDrainingIs503) {
+  Answer a = answer("GET /healthz HTTP/1.1\r\nHost: h\r\n\r\n", /*draining=*/true);
+  EXPECT_EQ(a.bytes,
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Content-Length: 9\r\nCache-Control: no-store\r\n\r\ndraining\n");
+  EXPECT_FALSE(a.close);
+  // The other pages still answer: the stats listener stays open through a drain.
+  EXPECT_EQ(answer("GET /stats HTTP/1.1\r\nHost: h\r\n\r\n", true).bytes.rfind(
+                "HTTP/1.1 200 OK\r\n", 0),
+            0u);
 }
 
 TEST(StatsEndpoint, MetricsIsPrometheusText) {

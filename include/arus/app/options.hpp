@@ -17,6 +17,7 @@ struct Options {
   bool test_only = false;                 // -t: validate, load filters, exit
   std::optional<unsigned> workers;        // -w: overrides [global] workers
   std::optional<log::Level> log_level;    // -l: overrides [global] log_level
+  std::optional<std::string> diff_path;   // --diff OLD (with -t): print the reload plan
   bool help = false;
   bool version = false;
 };

@@ -32,7 +32,9 @@ using StatsResponse = HttpResponse;
 
 // Appends the response to `request` to `out`: all of it, or its head when the body is a
 // page from `page_body` (returned in `body`, to be sent by reference, not copied).
+// `draining`: /healthz answers 503 "draining" instead of 200 "ok", so what stands in
+// front (a load balancer, a readiness probe) stops sending new clients first.
 StatsResponse append_stats_response(const HttpRequest& request, const PageBodyFn& page_body,
-                                    std::string& out);
+                                    std::string& out, bool draining = false);
 
 }  // namespace arus

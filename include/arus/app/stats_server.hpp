@@ -46,6 +46,8 @@ class StatsServer {
   // The port the listener is bound to (useful after binding port 0), or 0 on error.
   uint16_t port() const noexcept { return http_->port(); }
   size_t client_count() const noexcept { return http_->client_count(); }
+  // From now on /healthz answers 503 "draining" (SPEC "Health for what stands in front").
+  void set_draining() noexcept { draining_ = true; }
 
  private:
   StatsServer(Reactor& reactor, StatsSnapshotFn snapshot, uint64_t share_window_ms);
@@ -53,6 +55,7 @@ class StatsServer {
   Reactor& reactor_;
   PageCache pages_;
   PageBodyFn page_body_;              // pages_ at the reactor's time, for append_stats_response
+  bool draining_ = false;
   std::unique_ptr<HttpServer> http_;  // last: gone before what its handler uses
 };
 
