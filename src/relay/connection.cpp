@@ -99,7 +99,7 @@ void Connection::start(UniqueFd client_fd, const SocketAddress& client_address,
     // No backend is chosen before the header names the client (source_hash needs it),
     // and none is connected to before it is whole: a bad header reaches no backend.
     host_.reactor().timers().schedule(deadline_, started_ms_ + proxy_protocol.header_timeout_ms);
-    read_proxy_header();  // it often came with the handshake's last packet
+    read_proxy_header(false);  // it often came with the handshake's last packet
     return;
   }
   connect_next_backend(-1);
@@ -109,7 +109,7 @@ void Connection::start(UniqueFd client_fd, const SocketAddress& client_address,
 // is there, takes exactly its bytes, so the stream's own bytes stay in the kernel for the
 // splice path. A client that sends its header in pieces is peeked at again on each new
 // piece (edge-triggered epoll reports each arrival); a header is at most 2 KiB.
-void Connection::read_proxy_header() noexcept {
+void Connection::read_proxy_header(bool client_hung_up) noexcept {
   uint8_t buffer[kProxyHeaderMaxBytes];
   const int fd = client_.fd.get();
   ssize_t n;
@@ -128,6 +128,8 @@ void Connection::read_proxy_header() noexcept {
   ProxyParseResult header = parse_proxy_header({buffer, static_cast<size_t>(n)});
   if (header.status == ProxyParseStatus::kMalformed) return refuse_proxy_header(header.reason);
   if (header.status == ProxyParseStatus::kNeedMore) {
+    // The client's FIN came with (or after) what was peeked: no more is coming.
+    if (client_hung_up) return refuse_proxy_header("closed before the header was complete");
     client_.readable = false;  // the next piece is a new edge
     return;
   }
@@ -211,7 +213,7 @@ void Connection::on_client_events(uint32_t events) noexcept {
     mark_ready(client_, events);
   }
   if (state_ == State::kReadingHeader) {
-    if (client_.readable) read_proxy_header();
+    if (client_.readable) read_proxy_header(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
     return;
   }
   drive();

@@ -131,7 +131,7 @@ class Connection {
 
   struct FilterState;  // a filtered route's session and stages, see connection.cpp
 
-  void read_proxy_header() noexcept;
+  void read_proxy_header(bool client_hung_up) noexcept;
   void refuse_proxy_header(const char* reason) noexcept;
   void prepare_backend_header() noexcept;
   bool send_backend_header() noexcept;
