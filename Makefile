@@ -146,26 +146,35 @@ bench: all
 bench-selftest: all
 	ARUS_BIN=$(abspath $(BIN)) bench/selftest.sh
 
-# libFuzzer target for the HTTP request parser and the stats routing behind it (clang); not
-# part of `make test`.
-FUZZ_CXX  ?= clang++
-FUZZ_TIME ?= 60
-FUZZ_DIR  := build/fuzz
-FUZZ_SRC  := fuzz/http_request_fuzz.cpp src/http/http_request.cpp src/http/http_response.cpp \
-             src/app/stats_endpoint.cpp src/stats/metrics_exporter.cpp src/stats/json_exporter.cpp \
-             src/stats/text_escape.cpp src/core/utf8.cpp
-FUZZ_BIN  := $(FUZZ_DIR)/http_request_fuzz
-
-$(FUZZ_BIN): $(FUZZ_SRC) $(wildcard include/arus/stats/*.hpp include/arus/http/*.hpp) \
+# libFuzzer targets (clang); not part of `make test`. FUZZ_TARGET picks one:
+#   http_request   the HTTP request parser and the stats routing behind it (default)
+#   proxy_header   the PROXY protocol v1/v2 header parser and builder
+FUZZ_CXX    ?= clang++
+FUZZ_TIME   ?= 60
+FUZZ_TARGET ?= http_request
+FUZZ_DIR    := build/fuzz
+FUZZ_SRC_http_request := fuzz/http_request_fuzz.cpp src/http/http_request.cpp \
+             src/http/http_response.cpp src/app/stats_endpoint.cpp src/stats/metrics_exporter.cpp \
+             src/stats/json_exporter.cpp src/stats/text_escape.cpp src/core/utf8.cpp
+FUZZ_HDR_http_request := $(wildcard include/arus/stats/*.hpp include/arus/http/*.hpp) \
              include/arus/app/stats_endpoint.hpp
+FUZZ_ARGS_http_request := -max_len=20000 -dict=fuzz/http_request.dict
+FUZZ_SRC_proxy_header := fuzz/proxy_header_fuzz.cpp src/net/proxy_header.cpp src/net/address.cpp \
+             src/core/result.cpp
+FUZZ_HDR_proxy_header := include/arus/net/proxy_header.hpp include/arus/net/address.hpp
+FUZZ_ARGS_proxy_header := -max_len=2100
+FUZZ_BIN    := $(FUZZ_DIR)/$(FUZZ_TARGET)_fuzz
+
+.SECONDEXPANSION:
+$(FUZZ_DIR)/%_fuzz: $$(FUZZ_SRC_%) $$(FUZZ_HDR_%)
 	@mkdir -p $(@D)
 	$(FUZZ_CXX) -std=c++20 -O1 -g -Iinclude -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=all $(FUZZ_SRC) -o $@
+	  -fno-sanitize-recover=all $(FUZZ_SRC_$*) -o $@
 
 fuzz: $(FUZZ_BIN)
-	@mkdir -p $(FUZZ_DIR)/corpus
-	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -max_len=20000 -dict=fuzz/http_request.dict \
-	  $(FUZZ_DIR)/corpus fuzz/corpus/http_request
+	@mkdir -p $(FUZZ_DIR)/corpus-$(FUZZ_TARGET)
+	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) $(FUZZ_ARGS_$(FUZZ_TARGET)) \
+	  $(FUZZ_DIR)/corpus-$(FUZZ_TARGET) fuzz/corpus/$(FUZZ_TARGET)
 
 clean:
 	rm -rf build $(PLUGINS)

@@ -21,10 +21,11 @@ class Route:
     backends: list
     options: dict = field(default_factory=dict)
     port: int = field(default_factory=free_port)
+    host: str = "127.0.0.1"  # "::1" for an IPv6 listener
 
     @property
     def listen(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
 def render(routes, global_options=None) -> str:

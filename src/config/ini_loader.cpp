@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "arus/config/config_error.hpp"
+#include "arus/config/proxy_protocol_config.hpp"
 #include "arus/config/value_parsers.hpp"
 #include "arus/core/unique_fd.hpp"
 
@@ -26,7 +27,8 @@ constexpr std::string_view kGlobalKeys[] = {"workers",         "log_level",  "ac
                                             "grace_period_ms", "user",       "group"};
 constexpr std::string_view kRouteKeys[] = {"listen",          "backend",     "balance",
                                            "filter",          "filter_args", "connect_timeout_ms",
-                                           "idle_timeout_ms", "retries",     "max_connections"};
+                                           "idle_timeout_ms", "retries",     "max_connections",
+                                           "accept_proxy", "proxy_header_timeout_ms", "send_proxy"};
 
 struct RouteState {
   RouteConfig config;
@@ -251,6 +253,7 @@ class Loader {
       return assign(parse_uint(value, 0, kMaxTimeoutMs), r.idle_timeout_ms);
     }
     if (key == "retries") return assign(parse_uint(value, 0, 100), r.retries);
+    if (is_proxy_protocol_key(key)) return set_proxy_protocol_key(r.proxy_protocol, key, value);
     return assign(parse_uint(value, 0, 10000000), r.max_connections);
   }
 

@@ -1,9 +1,10 @@
-// Connection state machine: connect with retries and timeout, relay both directions,
-// pass half-closes and resets on, and end through one finish() path with one access-log
-// line.
+// Connection state machine: read a PROXY header (accept_proxy), connect with retries and
+// timeout, send a PROXY header (send_proxy), relay both directions, pass half-closes and
+// resets on, and end through one finish() path with one access-log line.
 #include "arus/relay/connection.hpp"
 
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 #include <cstring>
@@ -84,7 +85,8 @@ void Connection::start(UniqueFd client_fd, const SocketAddress& client_address,
   started_ms_ = host_.reactor().now_ms();
   last_activity_ms_ = started_ms_;
   tries_left_ = static_cast<int>(route.runtime->config.retries);
-  state_ = State::kConnecting;
+  const ProxyProtocolConfig& proxy_protocol = route.runtime->config.proxy_protocol;
+  state_ = proxy_protocol.accept ? State::kReadingHeader : State::kConnecting;
   stats_add(route.stats->connections_active, 1);  // -1 in finish()
   // TCP_NODELAY: inherited from the listener (listen_tcp), no call per connection.
   // Registered once for everything, edge-triggered; bytes that arrive while we connect
@@ -93,7 +95,69 @@ void Connection::start(UniqueFd client_fd, const SocketAddress& client_address,
     finish(CloseReason::kError);
     return;
   }
+  if (state_ == State::kReadingHeader) {
+    // No backend is chosen before the header names the client (source_hash needs it),
+    // and none is connected to before it is whole: a bad header reaches no backend.
+    host_.reactor().timers().schedule(deadline_, started_ms_ + proxy_protocol.header_timeout_ms);
+    read_proxy_header(false);  // it often came with the handshake's last packet
+    return;
+  }
   connect_next_backend(-1);
+}
+
+// Looks at what the client sent so far without taking it (MSG_PEEK); once a whole header
+// is there, takes exactly its bytes, so the stream's own bytes stay in the kernel for the
+// splice path. A client that sends its header in pieces is peeked at again on each new
+// piece (edge-triggered epoll reports each arrival); a header is at most 2 KiB.
+void Connection::read_proxy_header(bool client_hung_up) noexcept {
+  uint8_t buffer[kProxyHeaderMaxBytes];
+  const int fd = client_.fd.get();
+  ssize_t n;
+  do {
+    n = ::recv(fd, buffer, sizeof buffer, MSG_PEEK | MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      client_.readable = false;
+      return;
+    }
+    close_error_ = errno;
+    return refuse_proxy_header("receive failed");
+  }
+  if (n == 0) return refuse_proxy_header("closed before the header was complete");
+  ProxyParseResult header = parse_proxy_header({buffer, static_cast<size_t>(n)});
+  if (header.status == ProxyParseStatus::kMalformed) return refuse_proxy_header(header.reason);
+  if (header.status == ProxyParseStatus::kNeedMore) {
+    // The client's FIN came with (or after) what was peeked: no more is coming.
+    if (client_hung_up) return refuse_proxy_header("closed before the header was complete");
+    client_.readable = false;  // the next piece is a new edge
+    return;
+  }
+  // The bytes are in the kernel already (just peeked): one recv takes them all.
+  ssize_t taken;
+  do {
+    taken = ::recv(fd, buffer, header.length, MSG_DONTWAIT);
+  } while (taken < 0 && errno == EINTR);
+  if (taken != static_cast<ssize_t>(header.length)) {
+    close_error_ = taken < 0 ? errno : 0;
+    return refuse_proxy_header("receive failed");
+  }
+  if (!header.local) {  // LOCAL / UNKNOWN: the socket's own peer stays the client
+    client_address_ = header.source;
+    proxy_destination_ = header.destination;
+  }
+  host_.reactor().timers().cancel(deadline_);
+  state_ = State::kConnecting;
+  client_.readable = true;  // the stream's first bytes may be waiting behind the header
+  connect_next_backend(-1);
+}
+
+void Connection::refuse_proxy_header(const char* reason) noexcept {
+  log::warn("proxy_header_refused")
+      .kv("route", route_->runtime->config.name)
+      .kv("client", client_address_.to_string())
+      .kv("reason", reason);
+  finish(CloseReason::kProxyHeader);
 }
 
 void Connection::connect_next_backend(int avoid) noexcept {
@@ -148,6 +212,10 @@ void Connection::on_client_events(uint32_t events) noexcept {
   } else {
     mark_ready(client_, events);
   }
+  if (state_ == State::kReadingHeader) {
+    if (client_.readable) read_proxy_header(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
+    return;
+  }
   drive();
 }
 
@@ -188,6 +256,7 @@ void Connection::on_connect_result(int error) noexcept {
     finish(CloseReason::kFilter);
     return;
   }
+  prepare_backend_header();
   state_ = State::kRelaying;
   last_activity_ms_ = host_.reactor().now_ms();
   uint64_t idle_ms = runtime.config.idle_timeout_ms;
@@ -228,6 +297,10 @@ void Connection::on_connect_failed(int error, bool timed_out) noexcept {
 }
 
 void Connection::on_deadline() noexcept {
+  if (state_ == State::kReadingHeader) {
+    refuse_proxy_header("timed out");
+    return;
+  }
   if (state_ == State::kConnecting) {
     on_connect_failed(ETIMEDOUT, true);
     return;
@@ -299,8 +372,41 @@ PumpResult Connection::pump(Flow& flow) noexcept {
   return spliced;
 }
 
+// send_proxy: the header the backend reads first. Its destination is the one an accepted
+// header named, else the address the client reached here.
+void Connection::prepare_backend_header() noexcept {
+  const SendProxy send = route_->runtime->config.proxy_protocol.send;
+  if (send == SendProxy::kOff) return;
+  const SocketAddress destination =
+      proxy_destination_.empty() ? local_address(client_.fd.get()) : proxy_destination_;
+  backend_header_ = build_proxy_header(send == SendProxy::kV1 ? ProxyVersion::kV1 : ProxyVersion::kV2,
+                                       client_address_, destination);
+  backend_header_sent_ = 0;
+}
+
+// Writes what is left of the backend's header. False while some is left (the client's
+// bytes wait behind it: they stay in the kernel) or when the connection ended.
+bool Connection::send_backend_header() noexcept {
+  while (backend_header_sent_ < backend_header_.size) {
+    ssize_t n = ::send(backend_.fd.get(), backend_header_.data + backend_header_sent_,
+                       backend_header_.size - backend_header_sent_, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n >= 0) {
+      backend_header_sent_ += static_cast<size_t>(n);
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      backend_.writable = false;  // resumed by the backend's next EPOLLOUT edge
+      return false;
+    } else if (errno != EINTR) {
+      close_error_ = errno;
+      finish(CloseReason::kBackendReset);
+      return false;
+    }
+  }
+  return true;
+}
+
 void Connection::drive() noexcept {
   if (state_ != State::kRelaying) return;
+  if (backend_header_sent_ < backend_header_.size && !send_backend_header()) return;
   const uint64_t to_backend_before = to_backend_.bytes;
   const uint64_t to_client_before = to_client_.bytes;
   size_t moved = 0;
@@ -454,6 +560,7 @@ void Connection::finish(CloseReason reason) noexcept {
   }
   if (reason == CloseReason::kIdleTimeout) stats_add(route_->stats->timeouts_idle);
   if (reason == CloseReason::kFilter) stats_add(route_->stats->filter_closed);
+  if (reason == CloseReason::kProxyHeader) stats_add(route_->stats->proxy_header_errors);
   stats_add(route_->stats->connections_active, -1);
   state_ = State::kClosed;
   // Frees the connection's max_connections slots first: a client that sees this access
@@ -504,6 +611,9 @@ void Connection::recycle() noexcept {
   failed_side_ = Side::kNone;
   close_error_ = 0;
   unacknowledged_ = 0;
+  proxy_destination_ = SocketAddress();
+  backend_header_.size = 0;
+  backend_header_sent_ = 0;
   client_ = Endpoint{};
   backend_ = Endpoint{};
   to_backend_ = Flow{};

@@ -89,6 +89,7 @@ void render_route(std::string& out, const RouteSnapshot& r) {
   field(out, "idle", r.timeouts_idle);
   out += '}';
   field(out, "filter_closed", r.filter_closed);
+  field(out, "proxy_header_errors", r.proxy_header_errors);
   key(out, "backends");
   out += '[';
   for (const BackendSnapshot& b : r.backends) render_backend(out, b);

@@ -148,6 +148,9 @@ std::string render_prometheus(const StatsSnapshot& s) {
   route_family(out, s, "arus_filter_closed_total", "counter",
                "Connections closed at the request of the route's filter.",
                [](const RouteSnapshot& r) { return r.filter_closed; });
+  route_family(out, s, "arus_proxy_header_errors_total", "counter",
+               "Client connections closed for a missing, malformed or too slow PROXY header.",
+               [](const RouteSnapshot& r) { return r.proxy_header_errors; });
 
   backend_family(out, s, "arus_connections_total", "counter", "Connections opened to each backend.",
                  [](const BackendSnapshot& b) { return b.connections_total; });

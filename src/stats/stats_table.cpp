@@ -194,6 +194,7 @@ StatsSnapshot StatsTable::snapshot() const {
       r.timeouts_connect += s.timeouts_connect.load(std::memory_order_relaxed);
       r.timeouts_idle += s.timeouts_idle.load(std::memory_order_relaxed);
       r.filter_closed += s.filter_closed.load(std::memory_order_relaxed);
+      r.proxy_header_errors += s.proxy_header_errors.load(std::memory_order_relaxed);
     }
     // A live route shows every configured backend; a retired one only those still busy.
     for (const auto& b : row.backends_) {

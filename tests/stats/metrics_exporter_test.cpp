@@ -66,6 +66,10 @@ TEST(MetricsExporter, TinyTableExactText) {
       "filter.\n"
       "# TYPE arus_filter_closed_total counter\n"
       "arus_filter_closed_total{route=\"web\"} 6\n"
+      "# HELP arus_proxy_header_errors_total Client connections closed for a missing, "
+      "malformed or too slow PROXY header.\n"
+      "# TYPE arus_proxy_header_errors_total counter\n"
+      "arus_proxy_header_errors_total{route=\"web\"} 11\n"
       "# HELP arus_connections_total Connections opened to each backend.\n"
       "# TYPE arus_connections_total counter\n"
       "arus_connections_total{route=\"web\",backend=\"127.0.0.1:9001\"} 7\n"
@@ -259,6 +263,7 @@ TEST(MetricsExporter, EveryFamilyHasHelpAndTypeAndEveryLineIsWellFormed) {
       {"arus_refused_total", "counter"},
       {"arus_timeouts_total", "counter"},
       {"arus_filter_closed_total", "counter"},
+      {"arus_proxy_header_errors_total", "counter"},
       {"arus_connections_total", "counter"},
       {"arus_connect_errors_total", "counter"},
       {"arus_backend_connections_active", "gauge"},
@@ -276,7 +281,7 @@ TEST(MetricsExporter, EmptyTableStillDescribesEveryFamily) {
   StatsSnapshot s;
   Exposition e = read_exposition(render_prometheus(s));
   for (const auto& error : e.errors) ADD_FAILURE() << error;
-  EXPECT_EQ(e.types.size(), 16u);
+  EXPECT_EQ(e.types.size(), 17u);
   EXPECT_EQ(e.values.count("arus_reloads_total{result=\"error\"}"), 1u);
 }
 

@@ -28,6 +28,7 @@ inline StatsSnapshot sample_snapshot(double start_time_seconds, bool backend_up)
   r.timeouts_connect = 4;
   r.timeouts_idle = 5;
   r.filter_closed = 6;
+  r.proxy_header_errors = 11;
   BackendSnapshot& b = r.backends.emplace_back();
   b.address = "127.0.0.1:9001";
   b.up = backend_up;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "arus/core/log.hpp"
+#include "arus/config/proxy_protocol_config.hpp"
 #include "arus/net/address.hpp"
 
 namespace arus {
@@ -40,6 +41,7 @@ struct RouteConfig {
   uint64_t idle_timeout_ms = 300000;  // 0 = none
   uint32_t retries = 2;
   uint64_t max_connections = 0;  // 0 = no per-route cap
+  ProxyProtocolConfig proxy_protocol;
   int line = 0;                  // line of the [route:NAME] header
   KeyLines key_lines;
 };

@@ -1,6 +1,6 @@
 // Connection: one client connection relayed to one backend — the per-connection state
-// machine (connecting -> relaying [-> closing] -> closed) driving the pumps of both
-// directions. Owned by one worker and touched only on its thread.
+// machine ([reading header ->] connecting -> relaying [-> closing] -> closed) driving the
+// pumps of both directions. Owned by one worker and touched only on its thread.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +9,7 @@
 
 #include "arus/core/intrusive_list.hpp"
 #include "arus/net/address.hpp"
+#include "arus/net/proxy_header.hpp"
 #include "arus/reactor/reactor.hpp"
 #include "arus/relay/close_reason.hpp"
 #include "arus/relay/filter_stage.hpp"
@@ -56,9 +57,10 @@ struct WorkerRoute {
 
 class Connection {
  public:
+  // kReadingHeader: accept_proxy, waiting for the client's PROXY header; no backend yet.
   // kClosing: one side failed (reset); its last bytes are delivered to the other side,
   // which waits for them to be acknowledged before the reset is passed on to it.
-  enum class State : uint8_t { kIdle, kConnecting, kRelaying, kClosing, kClosed };
+  enum class State : uint8_t { kIdle, kReadingHeader, kConnecting, kRelaying, kClosing, kClosed };
 
   explicit Connection(ConnectionHost& host) noexcept;
   ~Connection();
@@ -80,6 +82,9 @@ class Connection {
   State state() const noexcept { return state_; }
   const WorkerRoute* route() const noexcept { return route_; }
   ConnectionGroup* group() const noexcept { return group_; }
+  // The client as every feature sees it: the source of an accepted PROXY header, else
+  // the socket's peer. Final once the connection leaves kReadingHeader.
+  const SocketAddress& client_address() const noexcept { return client_address_; }
 
   // The host's list of open connections threads through here; only that list (an
   // IntrusiveList<Connection, &Connection::open_link>) changes the links.
@@ -97,7 +102,8 @@ class Connection {
     Connection& connection_;
     bool is_backend_;
   };
-  // Connect timeout while connecting, idle timeout while relaying.
+  // Header timeout while reading a PROXY header, connect timeout while connecting, idle
+  // timeout while relaying.
   class DeadlineTimer final : public Timer {
    public:
     explicit DeadlineTimer(Connection& connection) : connection_(connection) {}
@@ -125,6 +131,10 @@ class Connection {
 
   struct FilterState;  // a filtered route's session and stages, see connection.cpp
 
+  void read_proxy_header(bool client_hung_up) noexcept;
+  void refuse_proxy_header(const char* reason) noexcept;
+  void prepare_backend_header() noexcept;
+  bool send_backend_header() noexcept;
   void connect_next_backend(int avoid) noexcept;
   bool open_filter() noexcept;
   void close_filter() noexcept;
@@ -156,6 +166,9 @@ class Connection {
   uint64_t started_ms_ = 0;
   uint64_t last_activity_ms_ = 0;
   SocketAddress client_address_;
+  SocketAddress proxy_destination_;  // accept_proxy: the header's destination, if it named one
+  ProxyHeaderBytes backend_header_;  // send_proxy: the header for the backend
+  size_t backend_header_sent_ = 0;   // of backend_header_; the client waits until all is sent
   Endpoint client_;
   Endpoint backend_;
   Flow to_backend_;

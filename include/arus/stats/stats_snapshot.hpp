@@ -31,6 +31,7 @@ struct RouteSnapshot {
   uint64_t timeouts_connect = 0;         // connect_timeout_ms ran out (per attempt)
   uint64_t timeouts_idle = 0;            // idle_timeout_ms ran out
   uint64_t filter_closed = 0;            // the filter asked to close
+  uint64_t proxy_header_errors = 0;      // accept_proxy: PROXY header missing, bad or slow
   std::vector<BackendSnapshot> backends;
 };
 

@@ -45,6 +45,7 @@ struct alignas(kCacheLineBytes) RouteShard {
   std::atomic<uint64_t> timeouts_connect{0};         // +1 per connect attempt timed out
   std::atomic<uint64_t> timeouts_idle{0};            // +1 per connection closed as idle
   std::atomic<uint64_t> filter_closed{0};            // +1 per connection the filter closed
+  std::atomic<uint64_t> proxy_header_errors{0};      // +1 per client closed for its PROXY header
 };
 
 struct alignas(kCacheLineBytes) BackendShard {
