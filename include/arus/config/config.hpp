@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "arus/config/health_check_config.hpp"
 #include "arus/core/log.hpp"
 #include "arus/net/address.hpp"
 
@@ -40,6 +41,7 @@ struct RouteConfig {
   uint64_t idle_timeout_ms = 300000;  // 0 = none
   uint32_t retries = 2;
   uint64_t max_connections = 0;  // 0 = no per-route cap
+  HealthCheckConfig health_check;  // active checks (health_check* keys); off by default
   int line = 0;                  // line of the [route:NAME] header
   KeyLines key_lines;
 };
