@@ -23,6 +23,7 @@ class ConnRecord:
         self.sent = 0
         self.closed = False
         self.error = None
+        self.probe = None             # probe_or_echo: True for a health probe
 
     def feed(self, data: bytes):
         self.received += len(data)
@@ -134,7 +135,40 @@ async def _close_write_first(reader, writer, rec, response=b"bye\n"):
     await _read_to_eof(reader, rec)
 
 
+async def _probe_or_echo(reader, writer, rec, probe=b"PING\r\n", replies=None):
+    """A service with a health probe: a connection that starts with `probe` gets
+    replies["reply"] (read when the probe arrives, so a test switches the answer by
+    changing the dict; None = never answer) and is closed; any other connection is
+    echoed until EOF. rec.probe tells the two kinds apart."""
+    replies = replies if replies is not None else {"reply": b"+OK\r\n"}
+    rec.probe = False
+    head = b""
+    while len(head) < len(probe) and probe.startswith(head):
+        data = await reader.read(64 * 1024)
+        if not data:
+            return
+        rec.feed(data)
+        head += data
+    if head.startswith(probe):
+        rec.probe = True
+        reply = replies["reply"]
+        if reply is None:
+            await _read_to_eof(reader, rec)
+            return
+        await _send(writer, rec, reply)
+        return
+    await _send(writer, rec, head)
+    while True:
+        data = await reader.read(256 * 1024)
+        if not data:
+            rec.eof_after = rec.received
+            return
+        rec.feed(data)
+        await _send(writer, rec, data)
+
+
 HANDLERS = {
+    "probe_or_echo": _probe_or_echo,
     "hold": _hold,
     "close_write_first": _close_write_first,
     "banner": _banner,

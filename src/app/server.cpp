@@ -15,6 +15,7 @@
 #include "arus/config/config_error.hpp"
 #include "arus/core/log.hpp"
 #include "arus/net/socket.hpp"
+#include "arus/runtime/health_targets.hpp"
 
 namespace arus {
 namespace {
@@ -136,6 +137,7 @@ Result<std::unique_ptr<Server>> Server::create(ConfigPtr config, unsigned worker
   const SnapshotPtr& snapshot = server->snapshot_;
   server->stats_->publish_generation(snapshot->generation);
   server->adopted_generation_.assign(worker_count, snapshot->generation);
+  server->update_health_checks();
 
   if (stats_fd) {
     StatsTable* table = server->stats_.get();
@@ -177,6 +179,7 @@ Server::Server(std::unique_ptr<StatsTable> stats, const ConfigPtr& config,
 
 Server::~Server() {
   resolver_.reset();  // first: a reload still waiting for names never calls back
+  checker_.reset();   // joins the checker thread
   watcher_.reset();
   stats_server_.reset();  // on the control thread, outside any dispatch
   for (auto& worker : workers_) worker->stop_now();
@@ -185,6 +188,8 @@ Server::~Server() {
 }
 
 int Server::run() {
+  running_ = true;
+  if (checker_) checker_->start();
   for (auto& worker : workers_) worker->start();
   const Config& config = *snapshot_->config;
   for (const RouteConfig& route : config.routes) {
@@ -203,6 +208,7 @@ int Server::run() {
       .kv("config", config.path);
   while (!done_) control_->run_once(-1);
   for (auto& worker : workers_) worker->join();
+  if (checker_) checker_->stop();
   log::info("stopped").kv("exit_status", exit_status_);
   return exit_status_;
 }
@@ -240,6 +246,22 @@ void Server::on_grace_expired() noexcept {
 
 void Server::on_worker_exit() noexcept {
   if (++workers_exited_ == workers_.size()) done_ = true;
+}
+
+void Server::update_health_checks() noexcept {
+  std::vector<HealthTarget> targets = prepare_health_checks(*snapshot_);
+  if (targets.empty() && !checker_) return;  // never checked anything: no thread needed
+  if (!checker_) {
+    auto checker = HealthChecker::create();
+    if (!checker) {
+      // Backends stay as passive marking leaves them; clients still reach the live ones.
+      log::error("health_checker_failed").kv("error", checker.error().message);
+      return;
+    }
+    checker_ = std::move(*checker);
+    if (running_) checker_->start();
+  }
+  checker_->update(std::move(targets));
 }
 
 uint64_t Server::active_connections() const noexcept {

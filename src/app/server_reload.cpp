@@ -149,6 +149,7 @@ Result<void> Server::try_reload(ReloadTrigger trigger, uint64_t started_ms, Resu
     }
   }
   snapshot_ = snapshot;
+  update_health_checks();
   watcher_->watch_filters(filter_paths());
   return {};
 }

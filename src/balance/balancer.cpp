@@ -30,21 +30,33 @@ uint64_t fnv1a(std::string_view bytes) noexcept {
 // Candidate groups, tried in this order; the first with a member wins.
 enum class Group { kUpOther, kUpAny, kOther, kAny };
 
+// The one health test of a pick: may `backend` take a new connection at `now_ms`?
+// (Per-backend caps and admin states compose here, beside it.)
+bool health_allows(const BackendState& backend, uint64_t now_ms) noexcept {
+  return backend.health->is_up(now_ms);
+}
+
+// Nothing is up: may `backend` still be tried? Only when no active check knows it is
+// down: a passively marked backend may have come back, a checked one is known dead.
+bool may_try_while_down(const BackendState& backend) noexcept {
+  return !backend.health->actively_checked();
+}
+
 bool is_candidate(const BackendState& backend, size_t index, uint64_t now_ms, Group group,
                   int avoid) noexcept {
   if (backend.weight == 0) return false;
   const bool other = static_cast<int>(index) != avoid;
   switch (group) {
     case Group::kUpOther:
-      return other && backend.health->is_up(now_ms);
+      return other && health_allows(backend, now_ms);
     case Group::kUpAny:
-      return backend.health->is_up(now_ms);
+      return health_allows(backend, now_ms);
     case Group::kOther:
-      return other;  // reached when nothing is up
+      return other && may_try_while_down(backend);  // reached when nothing is up
     case Group::kAny:
       break;
   }
-  return true;
+  return may_try_while_down(backend);
 }
 
 // The candidates of one pick: a view over the shared states plus the group rule.
@@ -161,7 +173,10 @@ int Balancer::pick(const BackendState* backends, size_t count, uint64_t now_ms,
     }
     if (chosen >= 0) return chosen;
   }
-  return -1;
+  for (size_t i = 0; i < count; ++i) {
+    if (backends[i].weight > 0) return kNoneUp;
+  }
+  return kAllDrained;
 }
 
 uint64_t hash_client_address(std::string_view ip_bytes) noexcept {

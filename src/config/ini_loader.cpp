@@ -28,7 +28,11 @@ constexpr std::string_view kGlobalKeys[] = {"workers",         "log_level",  "ac
 constexpr std::string_view kRouteKeys[] = {"listen",          "backend",     "balance",
                                            "filter",          "filter_args", "connect_timeout_ms",
                                            "idle_timeout_ms", "retries",     "max_connections",
-                                           "accept_proxy", "proxy_header_timeout_ms", "send_proxy"};
+                                           "accept_proxy", "proxy_header_timeout_ms", "send_proxy",
+                                           "health_check", "health_check_send",
+                                           "health_check_expect", "health_check_path",
+                                           "health_check_interval_ms", "health_check_timeout_ms",
+                                           "health_check_rise", "health_check_fall"};
 
 struct RouteState {
   RouteConfig config;
@@ -254,6 +258,7 @@ class Loader {
     }
     if (key == "retries") return assign(parse_uint(value, 0, 100), r.retries);
     if (is_proxy_protocol_key(key)) return set_proxy_protocol_key(r.proxy_protocol, key, value);
+    if (is_health_check_key(key)) return set_health_check_key(r.health_check, key, value);
     return assign(parse_uint(value, 0, 10000000), r.max_connections);
   }
 
@@ -297,6 +302,12 @@ class Loader {
       if (r.filter.empty() && !r.filter_args.empty()) {
         return make_error(routes_[i].key_lines.at("filter_args"), where, "filter_args",
                           "set without 'filter'");
+      }
+      if (auto problem = validate_health_check(r.health_check, routes_[i].key_lines)) {
+        const KeyLines& lines = routes_[i].key_lines;
+        auto at = lines.find(problem->key);
+        return make_error(at != lines.end() ? at->second : r.line, where, problem->key,
+                          problem->reason);
       }
       for (size_t j = 0; j < i; ++j) {
         const RouteConfig& other = routes_[j].config;

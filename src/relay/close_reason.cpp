@@ -16,6 +16,7 @@ std::string_view close_reason_name(CloseReason reason) noexcept {
     case CloseReason::kShutdown: return "shutdown";
     case CloseReason::kError: return "error";
     case CloseReason::kProxyHeader: return "proxy_header";
+    case CloseReason::kNoBackend: return "no_backend";
   }
   return "error";
 }

@@ -166,8 +166,12 @@ void Connection::connect_next_backend(int avoid) noexcept {
   uint64_t client_hash = hash_client_address(client_address_.ip_bytes());
   backend_index_ = route_->balancer->pick(runtime.backends.get(), runtime.backend_count, now,
                                           client_hash, avoid);
-  if (backend_index_ < 0) {  // every backend is drained (weight 0)
-    finish(CloseReason::kConnectFailed);
+  if (backend_index_ < 0) {
+    // None up (checks know them down) on the first pick: refused at once, never left
+    // waiting on a connect to a dead backend. After a failed try, or every backend
+    // drained (weight 0): connect_failed, as before.
+    bool refused = backend_index_ == Balancer::kNoneUp && avoid < 0;
+    finish(refused ? CloseReason::kNoBackend : CloseReason::kConnectFailed);
     return;
   }
   runtime.backends[backend_index_].active.fetch_add(1, std::memory_order_relaxed);
@@ -280,10 +284,13 @@ void Connection::on_connect_failed(int error, bool timed_out) noexcept {
   if (timed_out) stats_add(route_->stats->timeouts_connect);
   BackendHealth& health = *runtime.backends[backend_index_].health;
   if (health.record_failure(now)) {
-    log::warn("backend_down")
-        .kv("route", runtime.config.name)
-        .kv("backend", backend.name)
-        .kv("retry_in_ms", health.down_until_ms() > now ? health.down_until_ms() - now : 0);
+    // The same line as the checker's (health/health_checker.cpp), reason first; without
+    // active checks the back-off says when a client will probe it again.
+    auto line = log::warn("backend_down");
+    line.kv("route", runtime.config.name).kv("backend", backend.name).kv("reason", "connect_failed");
+    if (!health.actively_checked()) {
+      line.kv("retry_in_ms", health.down_until_ms() > now ? health.down_until_ms() - now : 0);
+    }
   }
   host_.reactor().timers().cancel(deadline_);
   backend_.fd.reset();  // closing also unregisters it from epoll

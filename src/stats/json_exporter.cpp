@@ -62,7 +62,19 @@ void render_backend(std::string& out, const BackendSnapshot& b) {
   field(out, "connections_active", b.connections_active);
   field(out, "connections_total", b.connections_total);
   field(out, "connect_errors_total", b.connect_errors_total);
-  out += '}';
+  key(out, "health");
+  out += '{';
+  field(out, "state", std::string_view(b.up ? "up" : "down"));
+  if (b.last_error.empty()) {
+    key(out, "last_error");
+    out += "null";
+  } else {
+    field(out, "last_error", std::string_view(b.last_error));
+  }
+  field(out, "checks_ok", b.checks_ok);
+  field(out, "checks_failed", b.checks_failed);
+  field(out, "state_changes", b.state_changes);
+  out += "}}";
 }
 
 void render_route(std::string& out, const RouteSnapshot& r) {

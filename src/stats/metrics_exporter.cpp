@@ -163,6 +163,19 @@ std::string render_prometheus(const StatsSnapshot& s) {
   backend_family(out, s, "arus_backend_up", "gauge",
                  "1 while the backend is considered up, 0 while it is marked down.",
                  [](const BackendSnapshot& b) { return uint64_t{b.up ? 1u : 0u}; });
+  backend_family(out, s, "arus_backend_state_changes_total", "counter",
+                 "Times each backend went down or came back up (checks or failed connects).",
+                 [](const BackendSnapshot& b) { return b.state_changes; });
+  family(out, "arus_health_checks_total", "counter",
+         "Active health checks of each backend by result.");
+  for (const RouteSnapshot& r : s.routes) {
+    for (const BackendSnapshot& b : r.backends) {
+      sample(out, "arus_health_checks_total",
+             {{"route", r.name}, {"backend", b.address}, {"result", "ok"}}, b.checks_ok);
+      sample(out, "arus_health_checks_total",
+             {{"route", r.name}, {"backend", b.address}, {"result", "fail"}}, b.checks_failed);
+    }
+  }
   return out;
 }
 

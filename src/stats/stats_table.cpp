@@ -26,6 +26,12 @@ BackendSnapshot StatsTable::sum_backend(BackendStats& row, unsigned shard_count)
   BackendSnapshot out;
   out.address = row.address();
   out.up = row.health_ == nullptr || row.health_->marked_up();
+  if (row.health_ != nullptr) {
+    out.checks_ok = row.health_->checks_ok();
+    out.checks_failed = row.health_->checks_failed();
+    out.state_changes = row.health_->state_changes();
+    out.last_error = row.health_->last_error();
+  }
   for (unsigned i = 0; i < shard_count; ++i) {
     const BackendShard& s = row.shard(i);
     out.connections_total += s.connections_total.load(std::memory_order_relaxed);

@@ -140,7 +140,11 @@ class StatsServerTest : public ::testing::Test {
         RouteSnapshot& r = s.routes.emplace_back();
         r.name = "route-" + std::to_string(i);
         r.listen = "127.0.0.1:8080";
-        r.backends.push_back(BackendSnapshot{"127.0.0.1:9001", true, 1, 2, 3});
+        BackendSnapshot& b = r.backends.emplace_back();
+        b.address = "127.0.0.1:9001";
+        b.connections_total = 1;
+        b.connect_errors_total = 2;
+        b.connections_active = 3;
       }
       return s;
     };

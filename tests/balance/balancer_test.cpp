@@ -252,6 +252,29 @@ TEST(Balancer, AllDownStillReturnsOnePreferringNotAvoid) {
   }
 }
 
+TEST(Balancer, CheckedBackendsKnownDownAreNeverTried) {
+  for (BalanceMode mode : kAllModes) {
+    Backends b{1, 1, 1};
+    for (size_t i = 0; i < b.count; ++i) b.states[i].health->set_actively_checked(true);
+    b.mark_down(0);
+    Balancer balancer(mode, b.count);
+    // Long after the back-off: still down, only a check brings it back.
+    std::vector<int> counts(b.count, 0);
+    for (uint32_t c = 0; c < 300; ++c) {
+      ++counts[static_cast<size_t>(balancer.pick(b.get(), b.count, kNow + 3'600'000, client(c), -1))];
+    }
+    EXPECT_EQ(counts[0], 0) << static_cast<int>(mode);
+    // All down: refused (kNoneUp), on a first pick as on a retry.
+    b.mark_down(1);
+    b.mark_down(2);
+    EXPECT_EQ(balancer.pick(b.get(), b.count, kNow, client(1), -1), Balancer::kNoneUp);
+    EXPECT_EQ(balancer.pick(b.get(), b.count, kNow, client(1), 2), Balancer::kNoneUp);
+    // Checked back up: picked again.
+    b.states[1].health->mark_up_by_check();
+    EXPECT_EQ(balancer.pick(b.get(), b.count, kNow, client(1), -1), 1);
+  }
+}
+
 TEST(Balancer, AvoidIsHonoured) {
   for (BalanceMode mode : kAllModes) {
     Backends b{1, 3, 2};

@@ -126,9 +126,20 @@ TEST(JsonExporter, TinyTableExactText) {
       "\"refused\":{\"route_limit\":1,\"global_limit\":2,\"fds\":3},"
       "\"timeouts\":{\"connect\":4,\"idle\":5},\"filter_closed\":6,\"proxy_header_errors\":11,"
       "\"backends\":[{\"address\":\"127.0.0.1:9001\",\"up\":true,\"connections_active\":1,"
-      "\"connections_total\":7,\"connect_errors_total\":8}]}]}\n";
+      "\"connections_total\":7,\"connect_errors_total\":8,"
+      "\"health\":{\"state\":\"up\",\"last_error\":\"http status 503\",\"checks_ok\":11,"
+      "\"checks_failed\":12,\"state_changes\":13}}]}]}\n";
   std::string json = render_json(tiny_snapshot());
   EXPECT_EQ(json, expected);
+  EXPECT_TRUE(JsonReader(json).valid());
+}
+
+TEST(JsonExporter, HealthWithoutAnErrorIsNull) {
+  StatsSnapshot s = sample_snapshot(1700000000.25, /*backend_up=*/false);
+  s.routes[0].backends[0].last_error.clear();
+  std::string json = render_json(s);
+  EXPECT_NE(json.find("\"health\":{\"state\":\"down\",\"last_error\":null,"), std::string::npos)
+      << json;
   EXPECT_TRUE(JsonReader(json).valid());
 }
 

@@ -83,7 +83,16 @@ TEST(MetricsExporter, TinyTableExactText) {
       "# HELP arus_backend_up 1 while the backend is considered up, 0 while it is marked "
       "down.\n"
       "# TYPE arus_backend_up gauge\n"
-      "arus_backend_up{route=\"web\",backend=\"127.0.0.1:9001\"} 0\n";
+      "arus_backend_up{route=\"web\",backend=\"127.0.0.1:9001\"} 0\n"
+      "# HELP arus_backend_state_changes_total Times each backend went down or came back up "
+      "(checks or failed connects).\n"
+      "# TYPE arus_backend_state_changes_total counter\n"
+      "arus_backend_state_changes_total{route=\"web\",backend=\"127.0.0.1:9001\"} 13\n"
+      "# HELP arus_health_checks_total Active health checks of each backend by result.\n"
+      "# TYPE arus_health_checks_total counter\n"
+      "arus_health_checks_total{route=\"web\",backend=\"127.0.0.1:9001\",result=\"ok\"} 11\n"
+      "arus_health_checks_total{route=\"web\",backend=\"127.0.0.1:9001\",result=\"fail\"} "
+      "12\n";
   EXPECT_EQ(render_prometheus(tiny_snapshot()), expected);
 }
 
@@ -268,6 +277,8 @@ TEST(MetricsExporter, EveryFamilyHasHelpAndTypeAndEveryLineIsWellFormed) {
       {"arus_connect_errors_total", "counter"},
       {"arus_backend_connections_active", "gauge"},
       {"arus_backend_up", "gauge"},
+      {"arus_backend_state_changes_total", "counter"},
+      {"arus_health_checks_total", "counter"},
   };
   EXPECT_EQ(e.types, families);
   EXPECT_EQ(e.helps.size(), families.size());
@@ -281,7 +292,7 @@ TEST(MetricsExporter, EmptyTableStillDescribesEveryFamily) {
   StatsSnapshot s;
   Exposition e = read_exposition(render_prometheus(s));
   for (const auto& error : e.errors) ADD_FAILURE() << error;
-  EXPECT_EQ(e.types.size(), 17u);
+  EXPECT_EQ(e.types.size(), 19u);
   EXPECT_EQ(e.values.count("arus_reloads_total{result=\"error\"}"), 1u);
 }
 

@@ -35,6 +35,10 @@ inline StatsSnapshot sample_snapshot(double start_time_seconds, bool backend_up)
   b.connections_total = 7;
   b.connect_errors_total = 8;
   b.connections_active = 1;
+  b.checks_ok = 11;
+  b.checks_failed = 12;
+  b.state_changes = 13;
+  b.last_error = "http status 503";
   return s;
 }
 

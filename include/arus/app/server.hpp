@@ -13,6 +13,7 @@
 
 #include "arus/config/config.hpp"
 #include "arus/core/result.hpp"
+#include "arus/health/health_checker.hpp"
 #include "arus/net/resolver.hpp"
 #include "arus/reactor/reactor.hpp"
 #include "arus/worker/admission.hpp"
@@ -67,6 +68,9 @@ class Server {
   void on_grace_expired() noexcept;
   void on_worker_exit() noexcept;
   uint64_t active_connections() const noexcept;
+  // Hands the running snapshot's checked backends to checker_, which is made (and, once
+  // run() has begun, started) the first time a route has health checks on.
+  void update_health_checks() noexcept;
 
   std::unique_ptr<StatsTable> stats_;  // outlives everything that counts on it
   SnapshotPtr snapshot_;
@@ -74,6 +78,8 @@ class Server {
   std::unique_ptr<StatsServer> stats_server_;  // on control_; null without stats_listen
   std::unique_ptr<ConfigWatcher> watcher_;     // on control_
   std::unique_ptr<Resolver> resolver_;         // reloads' name lookups; posts to control_
+  std::unique_ptr<HealthChecker> checker_;     // null until a route has health checks on
+  bool running_ = false;                       // run() has started the threads
   // A reload waits for resolver_ (loading), and the trigger to reload with once it is
   // done (strongest first: a signal or filter change is never skipped as unchanged).
   // Control thread only.

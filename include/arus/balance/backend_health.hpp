@@ -5,6 +5,8 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <string>
 
 namespace arus {
 
@@ -23,9 +25,14 @@ namespace arus {
 // generation for every backend it keeps, so a connect of the old generation that fails
 // after a reload and a later success of the new one change the same state, and the
 // arus_backend_up gauge, read from marked_up() at every scrape, can never disagree with
-// it. Whoever makes a transition (record_* returns true) logs it: exactly one caller,
-// whichever thread it runs on. Active health checks (a checker thread) are meant to
-// report into this same object, so there is still one state per backend to show.
+// it. Whoever makes a transition (record_* or mark_* returns true) logs it: exactly one
+// caller, whichever thread it runs on.
+//
+// Active health checks (the checker thread, health/) report into this same object, so
+// there is still one state per backend to show. While the route has checks on
+// (set_actively_checked), the back-off no longer lets a probe through: a backend marked
+// down (by a failed client connect or by checks) stays down until the checker marks it
+// up after `rise` passing checks, and a client connect that succeeds does not clear it.
 class BackendHealth {
  public:
   static constexpr uint64_t kFirstBackoffMs = 1000;
@@ -35,15 +42,45 @@ class BackendHealth {
   BackendHealth(const BackendHealth&) = delete;
   BackendHealth& operator=(const BackendHealth&) = delete;
 
-  // True unless in back-off at `now_ms` (CLOCK_MONOTONIC ms, below 2^48).
-  bool is_up(uint64_t now_ms) const noexcept { return now_ms >= down_until_ms(); }
+  // May a new client connection go to this backend at `now_ms` (CLOCK_MONOTONIC ms,
+  // below 2^48)? Without active checks: unless in back-off. With them: unless marked down.
+  bool is_up(uint64_t now_ms) const noexcept {
+    return actively_checked() ? marked_up() : now_ms >= down_until_ms();
+  }
+
+  // Active checks on or off for this backend (its route's health_check). Turning them off
+  // leaves a down backend in plain back-off, so real traffic probes it again.
+  void set_actively_checked(bool on) noexcept { checked_.store(on, std::memory_order_relaxed); }
+  bool actively_checked() const noexcept { return checked_.load(std::memory_order_relaxed); }
+
+  // The checker's verdicts (after rise/fall). Each returns true when it changed the state:
+  // the moment to log backend_down / backend_up.
+  bool mark_down_by_check(uint64_t now_ms) noexcept;
+  bool mark_up_by_check() noexcept;
+
+  // One check's result, for arus_health_checks_total and /stats. `error`: why it failed,
+  // kept as last_error (a copy, truncated to kMaxErrorBytes); null for a passing check,
+  // which leaves last_error as it was.
+  void count_check(bool ok, const char* error) noexcept;
+  uint64_t checks_ok() const noexcept { return checks_ok_.load(std::memory_order_relaxed); }
+  uint64_t checks_failed() const noexcept {
+    return checks_failed_.load(std::memory_order_relaxed);
+  }
+  // Why the last failing check failed; empty when none has.
+  std::string last_error() const;
+  // arus_backend_state_changes_total: every up -> down and down -> up, whoever made it.
+  uint64_t state_changes() const noexcept {
+    return state_changes_.load(std::memory_order_relaxed);
+  }
+  static constexpr size_t kMaxErrorBytes = 95;
 
   // A failed connect at `now_ms`. Returns true when this call marked a healthy backend
   // down (consecutive_failures() went from 0 to 1): the moment to log "backend down".
   bool record_failure(uint64_t now_ms) noexcept;
 
   // A successful connect. Returns true when the backend had been marked down
-  // (consecutive_failures() > 0): the moment to log "backend up".
+  // (consecutive_failures() > 0): the moment to log "backend up". With active checks on
+  // it changes nothing: only checks bring a down backend back.
   bool record_success() noexcept;
 
   // arus_backend_up: false from the failure that marked the backend down until the
@@ -69,6 +106,14 @@ class BackendHealth {
   static constexpr uint64_t kMaxFailures = 0xffff;
 
   std::atomic<uint64_t> state_{0};
+  std::atomic<bool> checked_{false};
+  std::atomic<uint64_t> checks_ok_{0};
+  std::atomic<uint64_t> checks_failed_{0};
+  std::atomic<uint64_t> state_changes_{0};
+  // Written by the checker thread per failed check, read at scrape: a fixed buffer, so
+  // writing never allocates.
+  mutable std::mutex error_mutex_;
+  char last_error_[kMaxErrorBytes + 1] = {};  // guarded by error_mutex_
 };
 
 // One backend as seen by all workers. Neither copyable nor movable (atomics): build them

@@ -21,7 +21,10 @@ class Balancer {
 
   BalanceMode mode() const noexcept { return mode_; }
 
-  // Index of the backend for a new connection, or -1 when every backend has weight 0.
+  static constexpr int kAllDrained = -1;  // every backend has weight 0
+  static constexpr int kNoneUp = -2;      // none is up and none may be tried anyway
+
+  // Index of the backend for a new connection, or kAllDrained / kNoneUp (both < 0).
   // `backends`/`count`: the route's shared states (borrowed for the call). `client_hash`:
   // hash_client_address() of the client, used by source_hash only. `avoid`: the backend
   // whose connect just failed, or -1.
@@ -29,6 +32,8 @@ class Balancer {
   // Candidates, first non-empty group wins (weight > 0 always required):
   //   1. up and not `avoid`;  2. up (a lone backend is retried at once);
   //   3. not `avoid` (nothing is up: try a down one rather than refuse);  4. any.
+  // Groups 3 and 4 leave out backends under active health checks: a check, not a
+  // client, finds out when they are back (the client is refused: kNoneUp).
   // Among candidates:
   //   round_robin  smooth weighted round robin (nginx): exact weights over each cycle;
   //   least_conn   lowest active/weight; ties share load by weighted round robin;

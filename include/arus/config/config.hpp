@@ -10,8 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "arus/core/log.hpp"
+#include "arus/config/health_check_config.hpp"
 #include "arus/config/proxy_protocol_config.hpp"
+#include "arus/core/log.hpp"
 #include "arus/net/address.hpp"
 
 namespace arus {
@@ -42,6 +43,7 @@ struct RouteConfig {
   uint32_t retries = 2;
   uint64_t max_connections = 0;  // 0 = no per-route cap
   ProxyProtocolConfig proxy_protocol;
+  HealthCheckConfig health_check;  // active checks (health_check* keys); off by default
   int line = 0;                  // line of the [route:NAME] header
   KeyLines key_lines;
 };

@@ -18,6 +18,7 @@ enum class CloseReason : uint8_t {
   kShutdown,       // the drain's grace period ran out
   kError,          // a local failure (e.g. no pipe, registration failed)
   kProxyHeader,    // accept_proxy: the PROXY header was missing, malformed or too slow
+  kNoBackend,      // no backend up (active health checks): closed at once, nothing sent
 };
 
 std::string_view close_reason_name(CloseReason reason) noexcept;

@@ -15,6 +15,11 @@ struct BackendSnapshot {
   uint64_t connections_total = 0;     // connections opened to this backend
   uint64_t connect_errors_total = 0;  // connect attempts that failed or timed out
   int64_t connections_active = 0;
+  // Active health checks (zero while the route has none), read from the backend's health.
+  uint64_t checks_ok = 0;
+  uint64_t checks_failed = 0;
+  uint64_t state_changes = 0;  // up -> down and down -> up, by checks or failed connects
+  std::string last_error;      // why the last failed check failed; empty: none has
 };
 
 struct RouteSnapshot {
