@@ -22,11 +22,13 @@ constexpr uint32_t kWatchMask = IN_CLOSE_WRITE | IN_MODIFY | IN_MOVED_TO | IN_MO
 
 Result<std::unique_ptr<ConfigWatcher>> ConfigWatcher::create(Reactor& reactor,
                                                              std::string config_path,
-                                                             OnChange on_change) {
+                                                             OnChange on_change,
+                                                             uint64_t quiet_period_ms) {
   UniqueFd fd(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
   if (!fd) return posix_error("inotify_init1", errno);
   std::unique_ptr<ConfigWatcher> watcher(
-      new ConfigWatcher(reactor, std::move(fd), std::move(config_path), std::move(on_change)));
+      new ConfigWatcher(reactor, std::move(fd), std::move(config_path), std::move(on_change),
+                        quiet_period_ms));
   Failures failures = watcher->refresh();
   // The folder of the path as given holds the file or its first link: without it, no
   // change would ever be seen. Other folders on the way may come and go.
@@ -43,11 +45,12 @@ Result<std::unique_ptr<ConfigWatcher>> ConfigWatcher::create(Reactor& reactor,
 }
 
 ConfigWatcher::ConfigWatcher(Reactor& reactor, UniqueFd inotify_fd, std::string config_path,
-                             OnChange on_change)
+                             OnChange on_change, uint64_t quiet_period_ms)
     : reactor_(reactor),
       inotify_fd_(std::move(inotify_fd)),
       config_path_(std::move(config_path)),
-      on_change_(std::move(on_change)) {}
+      on_change_(std::move(on_change)),
+      quiet_period_ms_(quiet_period_ms) {}
 
 ConfigWatcher::~ConfigWatcher() { reactor_.timers().cancel(*this); }
 
@@ -141,7 +144,7 @@ void ConfigWatcher::on_events(uint32_t) noexcept {
   if (!seen.any()) return;  // other files in the folders: no reason to wait any longer
   pending_ |= seen;
   // Each event of interest pushes the deadline out: one reload per burst.
-  reactor_.timers().schedule(*this, reactor_.now_ms() + kQuietPeriodMs);
+  reactor_.timers().schedule(*this, reactor_.now_ms() + quiet_period_ms_);
 }
 
 void ConfigWatcher::on_timer() noexcept {

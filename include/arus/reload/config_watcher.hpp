@@ -29,8 +29,11 @@ class ConfigWatcher final : public EventHandler, public Timer {
 
   // Watches the entries `config_path` depends on; fails when the folder of the path as
   // given cannot be watched. Relative paths are taken from the working folder.
+  // `quiet_period_ms`: how long after the last event of interest `on_change` runs (tests
+  // shorten it).
   static Result<std::unique_ptr<ConfigWatcher>> create(Reactor& reactor, std::string config_path,
-                                                       OnChange on_change);
+                                                       OnChange on_change,
+                                                       uint64_t quiet_period_ms = kQuietPeriodMs);
   ~ConfigWatcher() override;
 
   // Watches exactly these filter files (resolved paths) from now on.
@@ -49,7 +52,7 @@ class ConfigWatcher final : public EventHandler, public Timer {
   using Failures = std::vector<std::pair<std::string, int>>;  // folder, errno
 
   ConfigWatcher(Reactor& reactor, UniqueFd inotify_fd, std::string config_path,
-                OnChange on_change);
+                OnChange on_change, uint64_t quiet_period_ms);
   // Resolves the paths again and watches exactly the folders they need now; returns the
   // folders that could not be watched.
   Failures refresh();
@@ -62,6 +65,7 @@ class ConfigWatcher final : public EventHandler, public Timer {
   std::string config_path_;  // as given to -c
   std::vector<std::string> filter_paths_;
   OnChange on_change_;
+  uint64_t quiet_period_ms_;
   WatchInterest interest_;
   std::vector<Watch> watches_;
   std::vector<std::string> unwatchable_;  // folders reported by report(), not yet watched
