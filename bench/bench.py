@@ -116,7 +116,7 @@ class Bench:
         print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
     def check_ports(self):
-        ports = [self.backends.http_port, self.backends.iperf_port]
+        ports = [self.backends.http_port, self.backends.pp_http_port, self.backends.iperf_port]
         for t in self.targets:
             if t.is_proxy:
                 ports += [t.http_port, t.iperf_port]
@@ -224,7 +224,8 @@ class Bench:
             for r in range(self.a.rounds):
                 self.log(f"{test}: round {r + 1}/{self.a.rounds}")
                 for t in self.targets:
-                    self.measure(test, t)
+                    if t.tests is None or test in t.tests:
+                        self.measure(test, t)
         if "idle" in tests:
             self.idle_tests()
 
@@ -233,7 +234,7 @@ class Bench:
             t.stop()
         for r in range(self.a.rounds):
             self.log(f"idle: round {r + 1}/{self.a.rounds}")
-            for t in self.targets:
+            for t in [t for t in self.targets if t.tests is None or "idle" in t.tests]:
                 t.start()
                 try:
                     window = procs.LoadWindow()

@@ -10,7 +10,8 @@ import time
 import unittest
 
 from harness import (ProxyTestCase, env, expect_closed, free_port, http, recv_exact,
-                     recv_until_closed, wait_until)
+                     recv_until_closed, roundtrip, wait_until)
+from test_reload_triggers import ReloadCase
 
 SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
 PLUGIN = os.path.join(env.PLUGIN_DIR, "filter.so")
@@ -232,6 +233,28 @@ class SendProxyTest(ProxyTestCase):
         wait_until(lambda: echo.records and len(echo.records[0].head) >= len(expected) + 3,
                    env.t(5), "the backend to receive everything")
         self.assertEqual(bytes(echo.records[0].head), expected + b"ABC")
+
+
+class ReloadTest(ReloadCase):
+    def test_keys_change_on_reload_and_open_connections_keep_theirs(self):
+        echo = self.backend("echo")
+        route = self.route("pp", [echo])
+        self.launch([route])
+        held = connect("127.0.0.1", route.port, env.t(5))  # started without accept_proxy
+        self.addCleanup(held.close)
+        roundtrip(held, b"before", env.t(5))
+        mark = self.p.mark()
+        route.options.update(accept_proxy="on", send_proxy="v1")
+        self.write_in_place(self.render([route]))
+        self.wait_reloaded(mark)
+        roundtrip(held, b"still plain", env.t(5))  # not cut, and no header asked of it
+        s = connect("127.0.0.1", route.port, env.t(5))
+        self.addCleanup(s.close)
+        s.sendall(b"PROXY TCP4 192.0.2.5 192.0.2.6 50 60\r\nnew")
+        expected = b"PROXY TCP4 192.0.2.5 192.0.2.6 50 60\r\nnew"
+        self.assertEqual(recv_exact(s, len(expected), env.t(5)), expected)
+        self.assertClosedBy(expect_closed(route.port, env.t(5), send=b"no header"))
+        self.p.wait_access(env.t(5), start=mark, route="pp", close="proxy_header")
 
 
 class ChainTest(ProxyTestCase):

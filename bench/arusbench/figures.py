@@ -132,6 +132,10 @@ GOALS = [
      ">=", 1.1),
     ("Memory per idle connection (user space) ≤ 0.5× HAProxy", ("arus", "idle_rss_b"),
      ("haproxy", "idle_rss_b"), "<=", 0.5),
+    ("PROXY v2 in and out: keep-alive requests/s ≥ 0.95× plain (2 hops)",
+     ("arus-chain-pp", "ka_rps"), ("arus-chain", "ka_rps"), ">=", 0.95),
+    ("PROXY v2 in and out: new connections/s ≥ 0.95× plain (2 hops)",
+     ("arus-chain-pp", "churn_cps"), ("arus-chain", "churn_cps"), ">=", 0.95),
 ]
 
 

@@ -1,5 +1,6 @@
 # Backends (nginx HTTP, iperf3 server) and the targets under test (direct, arus splice,
-# arus filter, HAProxy x2, nginx stream): their configuration files and their lifetimes.
+# arus filter, HAProxy x2, nginx stream, and arus through two hops with and without the
+# PROXY protocol): their configuration files and their lifetimes.
 # Used from the orchestrator's single thread.
 import glob
 import os
@@ -74,6 +75,8 @@ class Backends:
     def __init__(self, work, cpu, http_port, iperf_port, large_mib):
         self.work, self.cpu = work, cpu
         self.http_port, self.iperf_port = http_port, iperf_port
+        # The same HTTP server behind `listen ... proxy_protocol`, for the PROXY targets.
+        self.pp_http_port = http_port + 1
         self.large_mib = large_mib
         self.nginx = self.iperf = None
 
@@ -104,6 +107,11 @@ http {{
   scgi_temp_path {prefix}/scgi;
   server {{
     listen 127.0.0.1:{self.http_port} backlog=4096;
+    location = /small {{ default_type text/plain; return 200 "{body}"; }}
+    location / {{ root {root}; }}
+  }}
+  server {{
+    listen 127.0.0.1:{self.pp_http_port} proxy_protocol backlog=4096;
     location = /small {{ default_type text/plain; return 200 "{body}"; }}
     location / {{ root {root}; }}
   }}
@@ -148,8 +156,9 @@ class Target:
     """One thing the load generators talk to: `http_port` and `iperf_port` lead to the
     backends, directly or through a proxy pinned to `cpu` with one worker."""
 
-    def __init__(self, name, label, kind, work, cpu, ports, backends, opts):
+    def __init__(self, name, label, kind, work, cpu, ports, backends, opts, tests=None):
         self.name, self.label, self.kind = name, label, kind
+        self.tests = tests  # the test kinds this target runs; None: all
         self.work, self.cpu, self.backends, self.opts = work, cpu, backends, opts
         self.proc = None
         self.pids = []
@@ -186,6 +195,35 @@ plugin_dir = {self.opts['plugin_dir']}
 max_connections = 100000
 {routes}""")
             return [self.opts["arus_bin"], "-c", conf, "-w", "1", "-l", level]
+        if self.kind in ("arus-chain", "arus-chain-pp"):
+            # Two hops in one process, so both targets pay for the same relaying and differ
+            # only by the PROXY protocol: the outer route sends a v2 header, the inner one
+            # reads it and sends a new one to nginx's `listen ... proxy_protocol`.
+            pp = self.kind == "arus-chain-pp"
+            inner = self.http_port + 2
+            send = "send_proxy = v2\n" if pp else ""
+            accept = "accept_proxy = on\n" if pp else ""
+            conf = _write(os.path.join(d, "arus.conf"), f"""[global]
+workers = 1
+log_level = warn
+access_log = off
+max_connections = 100000
+
+[route:http]
+listen = 127.0.0.1:{self.http_port}
+backend = 127.0.0.1:{inner}
+{send}idle_timeout_ms = 600000
+
+[route:http_inner]
+listen = 127.0.0.1:{inner}
+backend = 127.0.0.1:{be.pp_http_port if pp else be.http_port}
+{accept}{send}idle_timeout_ms = 600000
+
+[route:iperf]
+listen = 127.0.0.1:{self.iperf_port}
+backend = 127.0.0.1:{be.iperf_port}
+""")
+            return [self.opts["arus_bin"], "-c", conf, "-w", "1", "-l", "warn"]
         if self.kind in ("haproxy", "haproxy-splice"):
             splice = ("option splice-auto" if self.kind == "haproxy"
                       else "option splice-request\n  option splice-response")
@@ -259,8 +297,13 @@ TARGETS = [
     ("nginx", "nginx stream", "nginx"),
     # Not in the default run (see DEFAULT_TARGETS): the access log's cost, --targets arus,arus-log.
     ("arus-log", "arus splice, access log on", "arus-log"),
+    # The PROXY protocol's cost: the same two hops, plain and with accept_proxy + send_proxy.
+    ("arus-chain", "arus 2 hops, plain", "arus-chain"),
+    ("arus-chain-pp", "arus 2 hops, PROXY v2", "arus-chain-pp"),
 ]
 DEFAULT_TARGETS = [name for name, _, _ in TARGETS if name != "arus-log"]
+# Targets that run only some tests (the others: every test).
+TARGET_TESTS = {"arus-chain": {"keepalive", "churn"}, "arus-chain-pp": {"keepalive", "churn"}}
 
 
 def make_targets(names, work, proxy_cpu, port_base, backends, opts):
@@ -269,5 +312,6 @@ def make_targets(names, work, proxy_cpu, port_base, backends, opts):
         if name not in names:
             continue
         ports = (port_base + 100 + 10 * i, port_base + 101 + 10 * i)
-        out.append(Target(name, label, kind, work, proxy_cpu, ports, backends, opts))
+        out.append(Target(name, label, kind, work, proxy_cpu, ports, backends, opts,
+                          TARGET_TESTS.get(name)))
     return out

@@ -120,7 +120,8 @@ struct TestBackend {
 class TestRoute {
  public:
   explicit TestRoute(const std::vector<SocketAddress>& backends,
-                     FilterInstancePtr filter = nullptr, uint32_t retries = 2)
+                     FilterInstancePtr filter = nullptr, uint32_t retries = 2,
+                     ProxyProtocolConfig proxy_protocol = {})
       : table_(1, "test") {
     auto config = std::make_shared<Config>();
     std::vector<std::string> names;
@@ -128,6 +129,7 @@ class TestRoute {
     RouteConfig route = route_config("r", names);
     for (size_t i = 0; i < backends.size(); ++i) route.backends[i].address = backends[i];
     route.retries = retries;
+    route.proxy_protocol = proxy_protocol;
     config->routes.push_back(std::move(route));
     config->global.access_log = true;
     config_ = std::move(config);
