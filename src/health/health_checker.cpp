@@ -3,11 +3,13 @@
 // always closing the socket. Checker thread only, except update() and stop().
 #include "arus/health/health_checker.hpp"
 
+#include <pthread.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <optional>
 
 #include "arus/core/log.hpp"
 #include "arus/health/check_state.hpp"
@@ -59,7 +61,9 @@ class HealthChecker::Check final : public EventHandler {
       : reactor_(reactor),
         target_(std::move(target)),
         state_(target_.check.rise, target_.check.fall),
-        phase_key_(phase_key_of(target_)) {}
+        phase_key_(phase_key_of(target_)),
+        request_(check_request(target_)),
+        fresh_matcher_(ReplyMatcher::for_check(target_.check)) {}
   ~Check() override { abort(); }
 
   // Checks at once: a backend at start or one a reload adds.
@@ -70,6 +74,9 @@ class HealthChecker::Check final : public EventHandler {
     target_ = std::move(target);
     state_.set_thresholds(target_.check.rise, target_.check.fall);
     phase_key_ = phase_key_of(target_);
+    // Used from the next check on; one in flight finishes with what it started with.
+    next_request_ = check_request(target_);
+    fresh_matcher_ = ReplyMatcher::for_check(target_.check);
     uint64_t latest = reactor_.now_ms() + target_.check.interval_ms;
     if (next_.scheduled() && next_.expiry_ms() > latest) reactor_.timers().schedule(next_, latest);
   }
@@ -120,9 +127,12 @@ class HealthChecker::Check final : public EventHandler {
     started_ms_ = reactor_.now_ms();
     connected_ = false;
     sent_ = 0;
+    if (next_request_) {
+      request_ = std::move(*next_request_);
+      next_request_.reset();
+    }
     try {
-      matcher_ = ReplyMatcher::for_check(target_.check);
-      request_ = check_request(target_);
+      matcher_ = fresh_matcher_;  // short expectations fit std::string's inline buffer
     } catch (const std::bad_alloc&) {
       return finish(false, "out of memory");
     }
@@ -186,6 +196,10 @@ class HealthChecker::Check final : public EventHandler {
   // next check scheduled.
   void finish(bool ok, std::string_view error) noexcept {
     reactor_.timers().cancel(deadline_);
+    // A plain close (FIN), not a reset: a server logs a reset as an error (PostgreSQL:
+    // "could not receive data from client") but says nothing of a client that just
+    // leaves. The TIME_WAIT this leaves here is one per backend per interval, each with
+    // its own address pair, so it never runs short of ports.
     fd_.reset();
     BackendHealth& health = *target_.health;
     char reason[BackendHealth::kMaxErrorBytes + 1];
@@ -218,12 +232,16 @@ class HealthChecker::Check final : public EventHandler {
   uint64_t phase_key_;
   NextTimer next_{*this};
   DeadlineTimer deadline_{*this};
+  // Made once per configuration, not per check: the bytes to send and a matcher that
+  // has seen nothing (next_request_: a reload's, taken when the next check begins).
+  std::string request_;
+  std::optional<std::string> next_request_;
+  ReplyMatcher fresh_matcher_;
   // The check in flight (fd_ valid):
   UniqueFd fd_;
   uint64_t started_ms_ = 0;
   bool connected_ = false;
-  ReplyMatcher matcher_ = ReplyMatcher::http_status();
-  std::string request_;
+  ReplyMatcher matcher_ = fresh_matcher_;
   size_t sent_ = 0;
 };
 
@@ -241,6 +259,8 @@ void HealthChecker::start() {
   thread_ = std::thread([this] {
     while (!stopping_) reactor_->run_once(-1);
   });
+  // Named so an operator (top -H, /proc/PID/task/*/comm) can tell its CPU apart.
+  pthread_setname_np(thread_.native_handle(), "arus-health");
 }
 
 void HealthChecker::update(std::vector<HealthTarget> targets) {
