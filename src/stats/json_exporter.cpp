@@ -62,6 +62,8 @@ void render_backend(std::string& out, const BackendSnapshot& b) {
   field(out, "connections_active", b.connections_active);
   field(out, "connections_total", b.connections_total);
   field(out, "connect_errors_total", b.connect_errors_total);
+  field(out, "admin_state", std::string_view(b.admin_state));
+  field(out, "weight", static_cast<uint64_t>(b.weight));
   out += '}';
 }
 

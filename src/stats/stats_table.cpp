@@ -26,6 +26,10 @@ BackendSnapshot StatsTable::sum_backend(BackendStats& row, unsigned shard_count)
   BackendSnapshot out;
   out.address = row.address();
   out.up = row.health_ == nullptr || row.health_->marked_up();
+  if (row.health_ != nullptr) {
+    out.admin_state = std::string(admin_state_name(row.health_->admin.state()));
+    out.weight = row.health_->admin.effective_weight();
+  }
   for (unsigned i = 0; i < shard_count; ++i) {
     const BackendShard& s = row.shard(i);
     out.connections_total += s.connections_total.load(std::memory_order_relaxed);

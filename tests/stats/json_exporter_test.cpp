@@ -126,7 +126,7 @@ TEST(JsonExporter, TinyTableExactText) {
       "\"refused\":{\"route_limit\":1,\"global_limit\":2,\"fds\":3},"
       "\"timeouts\":{\"connect\":4,\"idle\":5},\"filter_closed\":6,"
       "\"backends\":[{\"address\":\"127.0.0.1:9001\",\"up\":true,\"connections_active\":1,"
-      "\"connections_total\":7,\"connect_errors_total\":8}]}]}\n";
+      "\"connections_total\":7,\"connect_errors_total\":8,\"admin_state\":\"ready\",\"weight\":1}]}]}\n";
   std::string json = render_json(tiny_snapshot());
   EXPECT_EQ(json, expected);
   EXPECT_TRUE(JsonReader(json).valid());

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "arus/balance/backend_admin.hpp"
+
 namespace arus {
 
 // Passive health: each failed connect marks the backend down for a back-off of 1 s,
@@ -69,6 +71,10 @@ class BackendHealth {
   static constexpr uint64_t kMaxFailures = 0xffff;
 
   std::atomic<uint64_t> state_{0};
+
+ public:
+  // What the admin API set on this backend: shared, and handed over, with the health.
+  BackendAdmin admin;
 };
 
 // One backend as seen by all workers. Neither copyable nor movable (atomics): build them

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "arus/config/admin_config.hpp"
 #include "arus/core/log.hpp"
 #include "arus/net/address.hpp"
 
@@ -55,6 +56,7 @@ struct GlobalConfig {
   uint64_t grace_period_ms = 10000;
   std::string user;
   std::string group;
+  AdminConfig admin;  // admin_listen, watch_config
   int line = 0;  // line of the [global] header; 0 when the file has none
   KeyLines key_lines;
 };

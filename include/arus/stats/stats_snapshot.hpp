@@ -15,6 +15,8 @@ struct BackendSnapshot {
   uint64_t connections_total = 0;     // connections opened to this backend
   uint64_t connect_errors_total = 0;  // connect attempts that failed or timed out
   int64_t connections_active = 0;
+  std::string admin_state = "ready";  // the admin API's: ready | drain | disabled
+  uint32_t weight = 1;                // as balancing uses it (the admin API's, if set)
 };
 
 struct RouteSnapshot {
