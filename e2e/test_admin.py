@@ -8,7 +8,7 @@ import stat
 import subprocess
 import unittest
 
-from harness import ProxyTestCase, env, free_port, logs, roundtrip, wait_until
+from harness import ProxyTestCase, env, free_port, recv_exact, roundtrip, wait_until
 from harness import http
 from harness.proxy import child_env
 
@@ -281,3 +281,63 @@ class AdminSecurityTest(AdminCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class AdminConnectionsTest(AdminCase):
+    def listed(self):
+        status, answer = self.admin("GET", "/connections")
+        self.assertEqual(status, 200, answer)
+        return answer["connections"]
+
+    def test_lists_exactly_the_open_connections_and_closes_one(self):
+        echo = self.backend("echo")
+        web = self.route("web", [echo])
+        p = self.launch([web])
+        old = self.connect_and_echo(web.port, 2, b"12345")
+        web2 = self.route("web", [echo], retries=1)
+        web2.port = web.port
+        self.rewrite([web2])
+        status, answer = self.admin("POST", "/reload")
+        self.assertEqual((status, answer["generation"]), (200, 2), answer)
+        new = self.connect_and_echo(web.port, 1, b"123")
+        conns = {s.getsockname()[1]: s for s in old + new}
+
+        def all_counted():
+            listed = self.listed()
+            return len(listed) == 3 and all(c["bytes"]["backend_to_client"] > 0 for c in listed)
+        wait_until(all_counted, env.t(10), "3 connections listed with their bytes")
+        listed = self.listed()
+        self.assertEqual(len({c["id"] for c in listed}), 3, "ids must be unique")
+        by_port = {int(c["client"].rsplit(":", 1)[1]): c for c in listed}
+        self.assertEqual(set(by_port), set(conns))
+        for s in old:
+            c = by_port[s.getsockname()[1]]
+            self.assertEqual((c["generation"], c["bytes"]["client_to_backend"]), (1, 5), c)
+        c = by_port[new[0].getsockname()[1]]
+        self.assertEqual((c["generation"], c["bytes"]["client_to_backend"]), (2, 3), c)
+        for c in listed:
+            self.assertEqual((c["route"], c["backend"], c["path"]), ("web", echo.address, "splice"))
+            self.assertGreaterEqual(c["age_ms"], c["idle_ms"])
+
+        victim = by_port[old[0].getsockname()[1]]
+        status, answer = self.admin("POST", f"/connections/{victim['id']}/close")
+        self.assertEqual(status, 200, answer)
+        old[0].settimeout(env.t(5))
+        self.assertEqual(old[0].recv(16), b"", "the closed connection did not end")
+        p.wait_record("access", env.t(5), close="admin")
+        wait_until(lambda: len(self.listed()) == 2, env.t(5), "the closed one gone from the list")
+        self.assertEqual(len(p.access(close="admin")), 1)
+        for s in old[1:] + new:
+            roundtrip(s, b"alive", env.t(5))
+        self.assertEqual(self.admin("POST", f"/connections/{victim['id']}/close")[0], 404)
+        self.assertEqual(self.admin("POST", "/connections/99999999999999999/close")[0], 404)
+
+    def test_a_filtered_connection_shows_its_path(self):
+        echo = self.backend("echo")
+        web = self.route("web", [echo], filter="filter.so", filter_args="upper")
+        self.launch([web])
+        s = self.client(web.port)
+        s.sendall(b"abc")
+        self.assertEqual(recv_exact(s, 3, env.t(5)), b"ABC")
+        listed = self.listed()
+        self.assertEqual([c["path"] for c in listed], ["filter"])

@@ -3,6 +3,7 @@
 // on each worker's.
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -135,8 +136,67 @@ void Server::admin_backend(const AdminCommand& command, const AdminDone& done) {
   done(404, admin_error_json("no route '" + command.route + "'"));
 }
 
-void Server::admin_connections(const AdminCommand& /*command*/, AdminDone done) {
-  done(501, admin_error_json("not implemented yet"));
+namespace {
+
+void append_connection(std::string& out, const Worker::ConnectionInfo& c) {
+  const ConnectionView& v = c.view;
+  out += "{\"id\": " + std::to_string(v.id) + ", \"route\": ";
+  append_json_string(out, c.route);
+  out += ", \"client\": ";
+  append_json_string(out, v.client);
+  out += ", \"backend\": ";
+  append_json_string(out, v.backend);
+  out += ", \"generation\": " + std::to_string(c.generation) + ", \"path\": \"" + v.path +
+         "\", \"bytes\": {\"client_to_backend\": " + std::to_string(v.bytes_client_to_backend) +
+         ", \"backend_to_client\": " + std::to_string(v.bytes_backend_to_client) +
+         "}, \"age_ms\": " + std::to_string(c.now_ms - std::min(c.now_ms, v.started_ms)) +
+         ", \"idle_ms\": " + std::to_string(c.now_ms - std::min(c.now_ms, v.last_activity_ms)) +
+         "}";
+}
+
+}  // namespace
+
+// Each worker lists (or closes) its own connections on its thread; the answers meet
+// here on the control thread. A worker whose thread has ended (late in a drain) never
+// answers: the admin client's response_timeout_ms then closes the request.
+void Server::admin_connections(const AdminCommand& command, AdminDone done) {
+  if (command.kind == AdminCommand::Kind::kCloseConnection) {
+    const uint64_t id = command.connection_id;
+    const unsigned w = Worker::worker_of(id);
+    if (w >= workers_.size()) return done(404, admin_error_json("no connection " + std::to_string(id)));
+    Reactor* control = control_.get();
+    workers_[w]->close_connection(id, [control, id, done](bool found) {
+      control->post([id, found, done] {
+        if (!found) return done(404, admin_error_json("no connection " + std::to_string(id)));
+        done(200, "{\"result\": \"ok\", \"closed\": " + std::to_string(id) + "}");
+      });
+    });
+    return;
+  }
+  struct Gathering {
+    size_t waiting;
+    std::vector<Worker::ConnectionInfo> all;
+    AdminDone done;
+  };
+  auto gathering = std::make_shared<Gathering>(Gathering{workers_.size(), {}, std::move(done)});
+  Reactor* control = control_.get();
+  for (auto& worker : workers_) {
+    worker->list_connections([control, gathering](std::vector<Worker::ConnectionInfo> list) {
+      control->post([gathering, list = std::move(list)]() mutable {
+        for (auto& info : list) gathering->all.push_back(std::move(info));
+        if (--gathering->waiting > 0) return;
+        std::sort(gathering->all.begin(), gathering->all.end(),
+                  [](const auto& a, const auto& b) { return a.view.id < b.view.id; });
+        std::string json = "{\"connections\": [";
+        for (size_t i = 0; i < gathering->all.size(); ++i) {
+          if (i > 0) json += ", ";
+          append_connection(json, gathering->all[i]);
+        }
+        json += "]}";
+        gathering->done(200, std::move(json));
+      });
+    });
+  }
 }
 
 }  // namespace arus

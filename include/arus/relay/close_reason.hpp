@@ -17,6 +17,7 @@ enum class CloseReason : uint8_t {
   kFilter,         // the filter closed it, failed, or broke its contract
   kShutdown,       // the drain's grace period ran out
   kError,          // a local failure (e.g. no pipe, registration failed)
+  kAdmin,          // closed through the admin API (POST /connections/ID/close)
 };
 
 std::string_view close_reason_name(CloseReason reason) noexcept;
