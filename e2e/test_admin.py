@@ -341,3 +341,35 @@ class AdminConnectionsTest(AdminCase):
         self.assertEqual(recv_exact(s, 3, env.t(5)), b"ABC")
         listed = self.listed()
         self.assertEqual([c["path"] for c in listed], ["filter"])
+
+
+class AdminIdleFloodTest(AdminCase):
+    def test_a_thousand_idle_admin_connections_block_nothing(self):
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = 1200
+        if soft < want:
+            if hard != resource.RLIM_INFINITY and hard < want:
+                self.skipTest(f"descriptor limit {hard} below {want}")
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+            self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
+        echo = self.backend("echo")
+        web = self.route("web", [echo])
+        p = self.launch([web])
+        idle = []
+        try:
+            for _ in range(1000):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.setblocking(False)
+                s.connect_ex(("127.0.0.1", self.admin_port))
+                idle.append(s)
+            # The stats listener, the data path and the admin API itself still answer.
+            status, _, body = http.request(self.stats_port, "/healthz", env.t(10))
+            self.assertEqual((status, body), (200, b"ok\n"))
+            roundtrip(self.client(web.port), b"data path", env.t(10))
+            status, answer = self.admin("GET", "/connections")
+            self.assertEqual(status, 200, answer)
+            self.assertTrue(p.running())
+        finally:
+            for s in idle:
+                s.close()
