@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <iterator>
+#include <new>
 #include <optional>
 #include <stdexcept>
 
@@ -42,7 +43,7 @@ class HttpServer::Client final : public EventHandler, public Timer {
       : index_(index),
         server_(server),
         fd_(std::move(fd)),
-        in_capacity_(kMaxRequestHeadBytes + server.options_.max_body_bytes),
+        in_capacity_(kMaxRequestHeadBytes),
         in_(new char[in_capacity_]) {}
   ~Client() {
     if (awaiting_) awaiting_->client = nullptr;
@@ -252,6 +253,7 @@ class HttpServer::Client final : public EventHandler, public Timer {
     in_size_ -= result.consumed;
     parser_.reset();
     head_done_.reset();
+    shrink_input();
     request_started_ms_ = in_size_ > 0 ? now() : 0;
     if (close) close_after_flush_ = true;
     return Progress::kAnswered;
@@ -267,6 +269,14 @@ class HttpServer::Client final : public EventHandler, public Timer {
     if (request.chunked) return 411;
     if (request.content_length > max_body) return 413;
     size_t whole = result.consumed + static_cast<size_t>(request.content_length);
+    if (whole > in_capacity_) {
+      // Only a client sending a body holds a buffer for it, and only while it does (see
+      // shrink_input): idle clients keep the head-sized one.
+      resize_input(whole);
+      parser_.reset();  // the views point into the old buffer: parse the head again
+      result = parser_.parse(std::string_view(in_.get(), in_size_));
+      if (result.status != HttpParseStatus::kComplete) return 400;  // cannot happen
+    }
     if (in_size_ < whole) {
       head_done_ = result;
       return -1;
@@ -275,6 +285,21 @@ class HttpServer::Client final : public EventHandler, public Timer {
                                     static_cast<size_t>(request.content_length));
     result.consumed = whole;
     return 0;
+  }
+
+  void resize_input(size_t capacity) noexcept {
+    std::unique_ptr<char[]> bigger(new (std::nothrow) char[capacity]);
+    if (!bigger) return;  // read_input finds no room: the client is closed
+    std::memcpy(bigger.get(), in_.get(), in_size_);
+    in_ = std::move(bigger);
+    in_capacity_ = capacity;
+  }
+
+  // Back to a head-sized buffer once what is buffered fits in one.
+  void shrink_input() noexcept {
+    if (in_capacity_ > kMaxRequestHeadBytes && in_size_ <= kMaxRequestHeadBytes) {
+      resize_input(kMaxRequestHeadBytes);
+    }
   }
 
   void read_input() noexcept {

@@ -105,6 +105,19 @@ TEST_F(HttpServerReplyTest, BodyReadWholeEvenInPieces) {
   EXPECT_EQ(body_of(c.read_response()), "hello world");
 }
 
+TEST_F(HttpServerReplyTest, BodyLargerThanTheHeadBufferThenAnotherRequest) {
+  start(100000);
+  TestClient c(port_);
+  std::string body(50000, 'b');
+  c.send_all("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 50000\r\n\r\n" + body +
+             "GET /x HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_EQ(body_of(c.read_response()), body);
+  // A request with a body closes its connection (keep_alive is false for it).
+  bool closed = false;
+  EXPECT_EQ(c.read_until_close(&closed), "");
+  EXPECT_TRUE(closed);
+}
+
 TEST_F(HttpServerReplyTest, OversizedBodyIs413AndChunkedIs411) {
   start(8);
   TestClient big(port_);

@@ -74,7 +74,7 @@ struct HttpServerOptions {
   // Request bodies up to this size (Content-Length) are read and handed to the handler
   // (HttpRequest::body); a longer one is answered 413, a chunked one 411. 0: bodies are
   // not read (the handler answers from the head and the connection closes after it).
-  // Each client's buffer is the head limit plus this.
+  // A client's buffer grows to the head limit plus this only while it sends a body.
   size_t max_body_bytes = 0;
 };
 
