@@ -23,6 +23,7 @@ if [ "$want" = test ]; then
   need libgtest-dev have_file /usr/include/gtest/gtest.h
   need python3 command -v python3
   need gcc command -v cc  # the plugin tests compile test filters
+  need python3-yaml python3 -c 'import yaml'  # contrib/kubernetes manifests
   # Real peers of the end-to-end tests (PROXY protocol, health checks, backend caps).
   need haproxy have_file /usr/sbin/haproxy
   need nginx have_file /usr/sbin/nginx

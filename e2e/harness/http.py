@@ -106,3 +106,27 @@ def _recv_into(s, buf, deadline, what):
     if not data:
         raise AssertionError(f"EOF before {what} (have {bytes(buf[:200])!r})")
     buf += data
+
+
+def admin(target, method: str, path: str, timeout: float, body=None):
+    """(status, parsed JSON or None) of one admin API request with Connection: close;
+    `target` is a TCP port (127.0.0.1) or a unix socket path."""
+    if isinstance(target, int):
+        s = socket.create_connection(("127.0.0.1", target), timeout=timeout)
+    else:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(target)
+    with s:
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        data = body.encode() if isinstance(body, str) else (body or b"")
+        head = (f"{method} {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n"
+                f"Content-Length: {len(data)}\r\n\r\n").encode()
+        s.sendall(head + data)
+        buf = bytearray()
+        status, _, payload = read_response(s, buf, Deadline(timeout))
+    try:
+        return status, json.loads(payload) if payload else None
+    except ValueError:
+        raise AssertionError(f"admin {method} {path}: not JSON: {payload[:200]!r}") from None

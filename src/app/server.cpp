@@ -64,6 +64,13 @@ Result<UniqueFd> Server::stats_listener_for(const Config& config) {
   return fd;
 }
 
+Result<UniqueFd> Server::admin_listener_for(const Config& config, uid_t owner_uid,
+                                            gid_t owner_gid) {
+  auto fd = AdminServer::open_listener(config.global.admin, owner_uid, owner_gid);
+  if (!fd) return global_key_error(config, "admin_listen", fd.error().message);
+  return fd;
+}
+
 sigset_t server_signals() noexcept {
   sigset_t signals;
   sigemptyset(&signals);
@@ -112,6 +119,14 @@ Result<std::unique_ptr<Server>> Server::create(ConfigPtr config, unsigned worker
     if (!fd) return std::move(fd).error();
     stats_fd = std::move(*fd);
   }
+  // Made before the privilege drop (a path only root may write to, such as /run), then
+  // given to the run user: the socket belongs to the user the proxy runs as.
+  UniqueFd admin_fd;
+  if (config->global.admin.enabled()) {
+    auto fd = admin_listener_for(*config, identity->uid, identity->gid);
+    if (!fd) return std::move(fd).error();
+    admin_fd = std::move(*fd);
+  }
   auto control = Reactor::create();
   if (!control) return std::move(control).error();
   auto stats = std::make_unique<StatsTable>(worker_count, std::string(kVersion));
@@ -120,6 +135,12 @@ Result<std::unique_ptr<Server>> Server::create(ConfigPtr config, unsigned worker
   Server* raw = server.get();
   auto watcher = ConfigWatcher::create(*server->control_, config->path,
                                        [raw](ConfigWatcher::Change change) {
+                                         // watch_config = off: SIGHUP and POST /reload only.
+                                         if (!raw->snapshot_->config->global.admin.watch_config) {
+                                           log::debug("reload_not_watched")
+                                               .kv("reason", "watch_config is off");
+                                           return;
+                                         }
                                          raw->reload(change.filters ? ReloadTrigger::kFilterFile
                                                                     : ReloadTrigger::kConfigFile);
                                        });
@@ -145,6 +166,11 @@ Result<std::unique_ptr<Server>> Server::create(ConfigPtr config, unsigned worker
                                             [table] { return table->snapshot(); });
     if (!stats_server) return std::move(stats_server).error();
     server->stats_server_ = std::move(*stats_server);
+  }
+  if (admin_fd) {
+    if (auto started = server->start_admin(std::move(admin_fd), *config); !started) {
+      return std::move(started).error();
+    }
   }
   for (unsigned w = 0; w < worker_count; ++w) {
     auto worker = Worker::create(w, snapshot, std::move(listeners[w]), server->global_admission_,
@@ -182,6 +208,8 @@ Server::~Server() {
   checker_.reset();   // joins the checker thread
   watcher_.reset();
   stats_server_.reset();  // on the control thread, outside any dispatch
+  admin_server_.reset();
+  if (!admin_socket_path_.empty()) ::unlink(admin_socket_path_.c_str());
   for (auto& worker : workers_) worker->stop_now();
   workers_.clear();  // joins each thread
   control_->timers().cancel(*grace_timer_);
@@ -201,6 +229,7 @@ int Server::run() {
   if (stats_server_) {
     log::info("stats_listening").kv("address", config.global.stats_listen.to_string());
   }
+  if (admin_server_) log::info("admin_listening").kv("address", config.global.admin.listen_name);
   log::info("started")
       .kv("version", kVersion)
       .kv("workers", static_cast<uint64_t>(workers_.size()))

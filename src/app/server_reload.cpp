@@ -11,6 +11,7 @@
 
 #include "arus/app/listen_guard.hpp"
 #include "arus/app/preflight.hpp"
+#include "arus/app/admin_endpoint.hpp"
 #include "arus/app/reload_plan.hpp"
 #include "arus/app/server.hpp"
 #include "arus/config/ini_loader.hpp"
@@ -24,13 +25,21 @@ namespace arus {
 // should stay pending.
 constexpr uint64_t kReloadLookupTimeoutMs = 5000;
 
-void Server::reload(ReloadTrigger trigger) noexcept {
-  if (draining_) return;  // a draining proxy starts nothing new
+void Server::reload(ReloadTrigger trigger, AdminDone waiter) noexcept {
+  if (draining_) {  // a draining proxy starts nothing new
+    if (waiter) waiter(503, admin_error_json("draining"));
+    return;
+  }
   if (reload_loading_) {
     if (!reload_queued_ || *reload_queued_ == ReloadTrigger::kConfigFile) reload_queued_ = trigger;
+    if (waiter) queued_reload_waiters_.push_back(std::move(waiter));
     log::debug("reload_queued").kv("reason", "a reload is waiting for name resolution");
     return;
   }
+  // Those queued behind the last reload read the file this one reads.
+  reload_waiters_ = std::move(queued_reload_waiters_);
+  queued_reload_waiters_.clear();
+  if (waiter) reload_waiters_.push_back(std::move(waiter));
   uint64_t started_ms = monotonic_ms();
   auto loaded = std::make_shared<std::optional<Result<Config>>>();
   reload_loading_ = true;
@@ -56,11 +65,30 @@ void Server::reload(ReloadTrigger trigger) noexcept {
 void Server::finish_reload(ReloadTrigger trigger, uint64_t started_ms,
                            Result<Config> loaded) noexcept {
   reload_loading_ = false;
-  if (draining_) return;
+  std::vector<AdminDone> waiters = std::move(reload_waiters_);
+  reload_waiters_.clear();
+  if (draining_) {
+    for (auto& waiter : waiters) waiter(503, admin_error_json("draining"));
+    return;
+  }
+  size_t pending_before = pending_reloads_.size();
   Result<void> result = try_reload(trigger, started_ms, std::move(loaded));
   if (!result) {
     stats_->count_reload(false);
     log::error("reload_failed").kv("error", result.error().message);
+    for (auto& waiter : waiters) waiter(422, admin_error_json(result.error().message));
+  } else if (pending_reloads_.size() > pending_before) {
+    // Answered when every worker serves it (on_worker_adopted), as it is announced.
+    PendingReload& applied = pending_reloads_.back();
+    applied.waiters = std::move(waiters);
+  } else {
+    for (auto& waiter : waiters) {  // skipped as unchanged: nothing to wait for
+      waiter(200, "{\"result\": \"ok\", \"generation\": " +
+                      std::to_string(snapshot_->generation) + ", \"plan\": " +
+                      render_plan_json(plan_reload(*snapshot_->config, *snapshot_->config,
+                                                   live_connections())) +
+                      "}");
+    }
   }
   if (reload_queued_) {
     ReloadTrigger next = *reload_queued_;
@@ -115,6 +143,21 @@ Result<void> Server::try_reload(ReloadTrigger trigger, uint64_t started_ms, Resu
     stats_fd = std::move(*fd);
   }
 
+  UniqueFd admin_fd;
+  const AdminConfig& next_admin = config->global.admin;
+  const AdminConfig& now_admin = running.global.admin;
+  bool admin_moved = next_admin.unix_path != now_admin.unix_path ||
+                     !(next_admin.address == now_admin.address);
+  if (admin_moved && next_admin.enabled()) {
+    // The proxy runs as its run user by now: a new socket is born its own.
+    auto fd = admin_listener_for(*config, geteuid(), getegid());
+    if (!fd) return std::move(fd).error();
+    admin_fd = std::move(*fd);
+  }
+
+  // The plan is made before the commit, against the configuration running until then.
+  std::string plan_json = render_plan_json(plan_reload(running, *config, live_connections()));
+
   // Commit.
   warn_restart_only_changes(*config);
   uint64_t generation = stats_->apply(*config);
@@ -125,9 +168,11 @@ Result<void> Server::try_reload(ReloadTrigger trigger, uint64_t started_ms, Resu
     route->admission->set_limit(route->config.max_connections);
   }
   if (!log_level_override_) log::set_level(config->global.log_level);
-  static constexpr const char* kTriggerNames[] = {"SIGHUP", "config_file", "filter_file"};
+  static constexpr const char* kTriggerNames[] = {"SIGHUP", "config_file", "filter_file",
+                                                  "admin"};
   pending_reloads_.push_back(PendingReload{generation, kTriggerNames[static_cast<int>(trigger)],
-                                           started_ms, config->routes.size()});
+                                           started_ms, config->routes.size(), {},
+                                           std::move(plan_json)});
   for (size_t w = 0; w < workers_.size(); ++w) {
     workers_[w]->adopt(snapshot, fresh[w], [this, w, generation] {
       control_->post([this, w, generation] { on_worker_adopted(w, generation); });
@@ -145,6 +190,19 @@ Result<void> Server::try_reload(ReloadTrigger trigger, uint64_t started_ms, Resu
         stats_server_ = std::move(*server);
       } else {
         log::error("stats_failed").kv("error", server.error().message);
+      }
+    }
+  }
+  if (admin_moved) {
+    // As the stats server: its events of this batch come first. A POST /reload that moves
+    // the admin listener loses its answer with it.
+    std::shared_ptr<AdminServer> old(std::move(admin_server_));
+    control_->defer([old] {});
+    if (!admin_socket_path_.empty()) ::unlink(admin_socket_path_.c_str());
+    admin_socket_path_.clear();
+    if (admin_fd) {
+      if (auto started = start_admin(std::move(admin_fd), *config); !started) {
+        log::error("admin_failed").kv("error", started.error().message);
       }
     }
   }
@@ -168,6 +226,10 @@ void Server::on_worker_adopted(size_t worker, uint64_t generation) noexcept {
         .kv("routes", static_cast<uint64_t>(reload.routes))
         .kv("trigger", reload.trigger)
         .kv("duration_ms", monotonic_ms() - reload.started_ms);
+    for (const AdminDone& waiter : reload.waiters) {
+      waiter(200, "{\"result\": \"ok\", \"generation\": " + std::to_string(reload.generation) +
+                      ", \"plan\": " + reload.plan_json + "}");
+    }
   }
   pending_reloads_.erase(pending_reloads_.begin(), pending_reloads_.begin() + done);
 }

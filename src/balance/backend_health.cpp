@@ -7,6 +7,18 @@
 
 namespace arus {
 
+std::string_view admin_state_name(AdminState state) noexcept {
+  switch (state) {
+    case AdminState::kDrain:
+      return "drain";
+    case AdminState::kDisabled:
+      return "disabled";
+    case AdminState::kReady:
+      break;
+  }
+  return "ready";
+}
+
 bool BackendHealth::record_failure(uint64_t now_ms) noexcept {
   now_ms = std::min(now_ms, kTimeMask);
   uint64_t old = state_.load(std::memory_order_relaxed);

@@ -42,9 +42,16 @@ bool may_try_while_down(const BackendState& backend) noexcept {
   return !backend.health->actively_checked();
 }
 
+// The weight picks use: the admin API's when one was set, else the configuration's.
+uint32_t weight_of(const BackendState& backend) noexcept {
+  return backend.health->admin.weight_for(backend.weight);
+}
+
+// Every condition that keeps a backend from new connections is tested here, once.
 bool is_candidate(const BackendState& backend, size_t index, uint64_t now_ms, Group group,
                   int avoid) noexcept {
-  if (backend.weight == 0) return false;
+  if (weight_of(backend) == 0) return false;
+  if (backend.health->admin.state() != AdminState::kReady) return false;
   const bool other = static_cast<int>(index) != avoid;
   switch (group) {
     case Group::kUpOther:
@@ -79,7 +86,7 @@ int pick_round_robin(const Candidates& c, std::vector<int64_t>& current) noexcep
   int64_t total = 0;
   for (size_t i = 0; i < c.count; ++i) {
     if (!c.contains(i)) continue;
-    const int64_t weight = c.backends[i].weight;
+    const int64_t weight = weight_of(c.backends[i]);
     current[i] += weight;
     total += weight;
     if (best < 0 || current[i] > current[static_cast<size_t>(best)]) best = static_cast<int>(i);
@@ -97,7 +104,7 @@ int pick_least_conn(const Candidates& c, std::vector<int64_t>& current) noexcept
   for (size_t i = 0; i < c.count; ++i) {
     if (!c.contains(i)) continue;
     const uint64_t active = c.backends[i].active.load(std::memory_order_relaxed);
-    const uint64_t weight = c.backends[i].weight;
+    const uint64_t weight = weight_of(c.backends[i]);
     if (least < 0 || active * least_weight < least_active * weight) {
       least = static_cast<int>(i);
       least_active = active;
@@ -113,7 +120,7 @@ int pick_least_conn(const Candidates& c, std::vector<int64_t>& current) noexcept
   for (size_t i = 0; i < c.count; ++i) {
     if (!c.contains(i)) continue;
     const uint64_t active = c.backends[i].active.load(std::memory_order_relaxed);
-    const uint64_t weight = c.backends[i].weight;
+    const uint64_t weight = weight_of(c.backends[i]);
     if (active * least_weight > least_active * weight) continue;
     current[i] += static_cast<int64_t>(weight);
     total += static_cast<int64_t>(weight);
@@ -137,7 +144,7 @@ int pick_source_hash(const Candidates& c, uint64_t client_hash) noexcept {
     const uint64_t h = splitmix64_finalize(client_hash ^ splitmix64_finalize(key));
     // 52 bits plus a half: strictly inside (0,1), so -ln(u) is finite and > 0.
     const double u = (static_cast<double>(h >> 12) + 0.5) * 0x1p-52;
-    const double score = static_cast<double>(c.backends[i].weight) / -std::log(u);
+    const double score = static_cast<double>(weight_of(c.backends[i])) / -std::log(u);
     if (best < 0 || score > best_score) {
       best = static_cast<int>(i);
       best_score = score;

@@ -24,7 +24,8 @@ constexpr std::string_view kDefaultPluginDir = "c_plugins";
 
 constexpr std::string_view kGlobalKeys[] = {"workers",         "log_level",  "access_log",
                                             "stats_listen",    "plugin_dir", "max_connections",
-                                            "grace_period_ms", "user",       "group"};
+                                            "grace_period_ms", "user",       "group",
+                                            "admin_listen",    "watch_config"};
 constexpr std::string_view kRouteKeys[] = {"listen",          "backend",     "balance",
                                            "filter",          "filter_args", "connect_timeout_ms",
                                            "idle_timeout_ms", "retries",     "max_connections",
@@ -225,6 +226,8 @@ class Loader {
       g.stats_listen_name = std::string(value);
       return assign(parse_stats_listen(value, lookup_for(key)), g.stats_listen);
     }
+    if (key == "admin_listen") return parse_admin_listen(value, path_, lookup_for(key), g.admin);
+    if (key == "watch_config") return assign(parse_bool(value), g.admin.watch_config);
     // plugin_dir: joined with the config's folder once the whole file is read.
     if (value.empty()) return Error{"empty path"};
     plugin_dir_ = std::string(value);
@@ -293,6 +296,11 @@ class Loader {
       return make_error(global_keys_.at("group"), "[global]", "group",
                         "set without 'user' (the group applies only when switching to a user)");
     }
+    if (!g.admin.address.empty() && g.admin.address == g.stats_listen) {
+      return make_error(global_keys_.at("admin_listen"), "[global]", "admin_listen",
+                        "same address as stats_listen (the stats listener never serves the "
+                        "admin API)");
+    }
     if (routes_.empty()) return no_routes_error();
     for (size_t i = 0; i < routes_.size(); ++i) {
       RouteConfig& r = routes_[i].config;
@@ -320,6 +328,10 @@ class Loader {
       if (!g.stats_listen.empty() && g.stats_listen == r.listen) {
         return make_error(r.line, where, "",
                           "listen address " + r.listen_name + " is also the stats_listen address");
+      }
+      if (!g.admin.address.empty() && g.admin.address == r.listen) {
+        return make_error(r.line, where, "",
+                          "listen address " + r.listen_name + " is also the admin_listen address");
       }
     }
     for (RouteState& state : routes_) {

@@ -188,6 +188,8 @@ HttpParseResult HttpRequestParser::parse(std::string_view buffer) noexcept {
                                                            : buffer.substr(path_start_, path_size_);
       request.version_minor = version_minor_;
       request.has_body = transfer_encoding_ || content_length_ > 0;
+      request.content_length = content_length_;
+      request.chunked = transfer_encoding_;
       request.keep_alive =
           version_minor_ >= 1 ? !connection_close_ : connection_keep_alive_ && !connection_close_;
       if (request.has_body) request.keep_alive = false;

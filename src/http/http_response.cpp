@@ -37,10 +37,14 @@ void append_http_response(std::string& out, int status, int version_minor, bool 
 std::string_view http_reason_phrase(int status) {
   static constexpr std::pair<int, std::string_view> kPhrases[] = {
       {200, "OK"},
+      {202, "Accepted"},
       {400, "Bad Request"},
       {404, "Not Found"},
       {405, "Method Not Allowed"},
+      {422, "Unprocessable Content"},
       {408, "Request Timeout"},
+      {411, "Length Required"},
+      {413, "Content Too Large"},
       {414, "URI Too Long"},
       {431, "Request Header Fields Too Large"},
       {500, "Internal Server Error"},

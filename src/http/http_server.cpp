@@ -12,6 +12,9 @@
 #include <cerrno>
 #include <cstring>
 #include <iterator>
+#include <new>
+#include <optional>
+#include <stdexcept>
 
 #include "arus/core/log.hpp"
 #include "arus/http/output_queue.hpp"
@@ -29,11 +32,21 @@ bool would_block(int err) { return err == EAGAIN || err == EWOULDBLOCK; }
 
 }  // namespace
 
+// Points at the client waiting for a reply_later() answer; cleared when it goes.
+struct HttpReply::Slot {
+  HttpServer::Client* client = nullptr;
+};
+
 class HttpServer::Client final : public EventHandler, public Timer {
  public:
   Client(HttpServer& server, UniqueFd fd, size_t index)
-      : index_(index), server_(server), fd_(std::move(fd)) {}
+      : index_(index),
+        server_(server),
+        fd_(std::move(fd)),
+        in_capacity_(kMaxRequestHeadBytes),
+        in_(new char[in_capacity_]) {}
   ~Client() {
+    if (awaiting_) awaiting_->client = nullptr;
     // Closed clients cancelled their timer and resume already, and may outlive the server.
     if (scheduled()) server_.reactor_.timers().cancel(*this);
     if (resume_pending_) server_.reactor_.cancel_resume(this);
@@ -51,7 +64,8 @@ class HttpServer::Client final : public EventHandler, public Timer {
 
   // Between requests, so closing it loses nothing (see ClientSlot::idle).
   bool idle() const noexcept {
-    return !closed_ && !lingering_ && !close_after_flush_ && pending_output() == 0 && in_size_ == 0;
+    return !closed_ && !lingering_ && !close_after_flush_ && !awaiting_ && pending_output() == 0 &&
+           in_size_ == 0;
   }
 
   // Makes room for a newcomer (HttpServer::make_room): an idle client has nothing in
@@ -112,6 +126,28 @@ class HttpServer::Client final : public EventHandler, public Timer {
     if (!closed_) server_.set_idle(index_, idle());
   }
 
+  // reply_later() for the request being answered.
+  HttpReply defer_reply() {
+    awaiting_ = std::make_shared<HttpReply::Slot>();
+    awaiting_->client = this;
+    awaiting_since_ms_ = now();
+    return HttpReply(awaiting_);
+  }
+
+  // The reply_later() answer: queued as a handler's would have been.
+  void complete_reply(std::string response, bool close_after) noexcept {
+    awaiting_->client = nullptr;
+    awaiting_.reset();
+    begin_output();
+    try {
+      out_.append(response);
+    } catch (...) {
+      close_after = true;
+    }
+    if (close_after) close_after_flush_ = true;
+    if (!answering_) run();  // else the handler's caller carries on
+  }
+
   size_t index_;
 
  private:
@@ -162,8 +198,11 @@ class HttpServer::Client final : public EventHandler, public Timer {
 
   // Answers complete requests already in the input buffer, in order.
   Progress answer_buffered() noexcept {
+    if (awaiting_) return Progress::kBlocked;
     if (pending_output() >= server_.options_.output_high_water) return Progress::kBlocked;
-    HttpParseResult result = parser_.parse(std::string_view(in_, in_size_));
+    // A head already parsed waits for its body; the parser is not asked again.
+    HttpParseResult result =
+        head_done_ ? *head_done_ : parser_.parse(std::string_view(in_.get(), in_size_));
     waiting_for_input_ = result.status == HttpParseStatus::kIncomplete;
     if (result.status == HttpParseStatus::kIncomplete) {
       if (read_eof_) close_after_flush_ = true;  // a half request will never complete
@@ -174,34 +213,102 @@ class HttpServer::Client final : public EventHandler, public Timer {
       close_after_flush_ = true;
       return Progress::kAnswered;
     }
+    if (int refused = take_body(result); refused != 0) {
+      if (refused < 0) {  // more of the body to come
+        waiting_for_input_ = true;
+        if (read_eof_) close_after_flush_ = true;
+        return read_eof_ ? Progress::kAnswered : Progress::kNeedInput;
+      }
+      out_append_error(refused);
+      close_after_flush_ = true;
+      return Progress::kAnswered;
+    }
     answered_any_ = true;
     begin_output();
     bool close = true;
+    answering_ = true;
+    server_.answering_ = this;
     try {
       std::string head;
       HttpResponse response = server_.handler_(result.request, head);
       out_.append(head);
       if (response.body) out_.append_shared(std::move(response.body));
-      close = response.close;
+      // A pending answer says itself whether the connection closes after it.
+      close = response.pending ? close_after_flush_ : response.close;
+      if (!response.pending && awaiting_) {  // took a reply but answered anyway
+        awaiting_->client = nullptr;
+        awaiting_.reset();
+      }
     } catch (...) {
+      if (awaiting_) {
+        awaiting_->client = nullptr;
+        awaiting_.reset();
+      }
       out_append_error(500);
     }
+    answering_ = false;
+    server_.answering_ = nullptr;
     // The request views point into in_: done with them before moving the rest down.
-    std::memmove(in_, in_ + result.consumed, in_size_ - result.consumed);
+    std::memmove(in_.get(), in_.get() + result.consumed, in_size_ - result.consumed);
     in_size_ -= result.consumed;
     parser_.reset();
+    head_done_.reset();
+    shrink_input();
     request_started_ms_ = in_size_ > 0 ? now() : 0;
     if (close) close_after_flush_ = true;
     return Progress::kAnswered;
   }
 
+  // For a complete head: 0 when the request can be answered (its body, if read, in
+  // request.body and counted in consumed), -1 while the body is still arriving, else the
+  // status to refuse it with.
+  int take_body(HttpParseResult& result) noexcept {
+    HttpRequest& request = result.request;
+    const size_t max_body = server_.options_.max_body_bytes;
+    if (!request.has_body || max_body == 0) return 0;
+    if (request.chunked) return 411;
+    if (request.content_length > max_body) return 413;
+    size_t whole = result.consumed + static_cast<size_t>(request.content_length);
+    if (whole > in_capacity_) {
+      // Only a client sending a body holds a buffer for it, and only while it does (see
+      // shrink_input): idle clients keep the head-sized one.
+      resize_input(whole);
+      parser_.reset();  // the views point into the old buffer: parse the head again
+      result = parser_.parse(std::string_view(in_.get(), in_size_));
+      if (result.status != HttpParseStatus::kComplete) return 400;  // cannot happen
+    }
+    if (in_size_ < whole) {
+      head_done_ = result;
+      return -1;
+    }
+    request.body = std::string_view(in_.get() + result.consumed,
+                                    static_cast<size_t>(request.content_length));
+    result.consumed = whole;
+    return 0;
+  }
+
+  void resize_input(size_t capacity) noexcept {
+    std::unique_ptr<char[]> bigger(new (std::nothrow) char[capacity]);
+    if (!bigger) return;  // read_input finds no room: the client is closed
+    std::memcpy(bigger.get(), in_.get(), in_size_);
+    in_ = std::move(bigger);
+    in_capacity_ = capacity;
+  }
+
+  // Back to a head-sized buffer once what is buffered fits in one.
+  void shrink_input() noexcept {
+    if (in_capacity_ > kMaxRequestHeadBytes && in_size_ <= kMaxRequestHeadBytes) {
+      resize_input(kMaxRequestHeadBytes);
+    }
+  }
+
   void read_input() noexcept {
-    size_t room = sizeof in_ - in_size_;
+    size_t room = in_capacity_ - in_size_;
     if (room == 0) {  // the parser reports an over-long head before this can happen
       close_after_flush_ = true;
       return;
     }
-    ssize_t n = ::recv(fd(), in_ + in_size_, room, 0);
+    ssize_t n = ::recv(fd(), in_.get() + in_size_, room, 0);
     if (n > 0) {
       if (in_size_ == 0) request_started_ms_ = now();
       in_size_ += static_cast<size_t>(n);
@@ -253,6 +360,8 @@ class HttpServer::Client final : public EventHandler, public Timer {
     uint64_t at;
     if (lingering_) {
       kind = Deadline::kLinger, at = linger_until_ms_;
+    } else if (awaiting_) {
+      kind = Deadline::kWrite, at = awaiting_since_ms_ + o.response_timeout_ms;
     } else if (pending_output() > 0) {
       kind = Deadline::kWrite;
       at = std::min(last_write_ms_ + o.write_timeout_ms, output_since_ms_ + o.response_timeout_ms);
@@ -277,6 +386,10 @@ class HttpServer::Client final : public EventHandler, public Timer {
   void close() noexcept {
     if (closed_) return;
     closed_ = true;
+    if (awaiting_) {
+      awaiting_->client = nullptr;
+      awaiting_.reset();
+    }
     server_.reactor_.timers().cancel(*this);
     if (resume_pending_) server_.reactor_.cancel_resume(this);
     resume_pending_ = false;
@@ -286,9 +399,14 @@ class HttpServer::Client final : public EventHandler, public Timer {
 
   HttpServer& server_;
   UniqueFd fd_;
-  char in_[kMaxRequestHeadBytes];
+  size_t in_capacity_;
+  std::unique_ptr<char[]> in_;  // the head, then its body when bodies are read
   size_t in_size_ = 0;
   HttpRequestParser parser_;
+  std::optional<HttpParseResult> head_done_;  // a parsed head waiting for its body
+  std::shared_ptr<HttpReply::Slot> awaiting_;  // a reply_later() answer is due
+  uint64_t awaiting_since_ms_ = 0;
+  bool answering_ = false;  // in the handler: complete_reply must not re-enter run()
   OutputQueue out_;
 
   bool readable_ = true;  // edge-triggered: readiness is tracked here until EAGAIN
@@ -338,6 +456,16 @@ HttpServer::~HttpServer() {
   if (accept_resume_pending_) reactor_.cancel_resume(this);
   // Outside dispatch (see the header), so clients can go at once; each cancels its timers.
   clients_.clear();
+}
+
+HttpReply HttpServer::reply_later() {
+  if (answering_ == nullptr) throw std::logic_error("reply_later outside a handler");
+  return answering_->defer_reply();
+}
+
+void HttpReply::send(std::string response, bool close) const noexcept {
+  if (slot_ == nullptr || slot_->client == nullptr) return;
+  slot_->client->complete_reply(std::move(response), close);
 }
 
 uint16_t HttpServer::port() const noexcept { return local_address(listener_.get()).port(); }

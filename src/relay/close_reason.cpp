@@ -17,6 +17,7 @@ std::string_view close_reason_name(CloseReason reason) noexcept {
     case CloseReason::kError: return "error";
     case CloseReason::kProxyHeader: return "proxy_header";
     case CloseReason::kNoBackend: return "no_backend";
+    case CloseReason::kAdmin: return "admin";
   }
   return "error";
 }

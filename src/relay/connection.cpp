@@ -80,6 +80,7 @@ void Connection::start(UniqueFd client_fd, const SocketAddress& client_address,
                        const WorkerRoute& route, ConnectionGroup* group) noexcept {
   route_ = &route;
   group_ = group;
+  id_ = host_.next_connection_id();
   client_address_ = client_address;
   client_.fd = std::move(client_fd);
   started_ms_ = host_.reactor().now_ms();
@@ -329,9 +330,24 @@ void Connection::on_deadline() noexcept {
   }
 }
 
+ConnectionView Connection::view() const {
+  ConnectionView v;
+  v.id = id_;
+  v.client = client_address_.to_string();
+  if (route_ != nullptr && backend_index_ >= 0) {
+    v.backend = route_->runtime->config.backends[static_cast<size_t>(backend_index_)].name;
+  }
+  if (filter_) v.path = filter_->to_backend && filter_->to_client ? "filter" : "handed_back";
+  v.bytes_client_to_backend = to_backend_.bytes;
+  v.bytes_backend_to_client = to_client_.bytes;
+  v.started_ms = started_ms_;
+  v.last_activity_ms = last_activity_ms_;
+  return v;
+}
+
 bool Connection::open_filter() noexcept {
   const RouteRuntime& runtime = *route_->runtime;
-  FilterConnInfo info{host_.next_connection_id(), runtime.config.name,
+  FilterConnInfo info{id_, runtime.config.name,
                       client_address_.to_string(),
                       runtime.config.backends[backend_index_].address.to_string()};
   auto session = FilterSession::open(runtime.filter, std::move(info));

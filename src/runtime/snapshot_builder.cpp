@@ -82,6 +82,8 @@ void attach_stats(Snapshot& snapshot, StatsTable& stats, uint64_t generation) {
     for (size_t i = 0; i < route->backend_count; ++i) {
       BackendStats* row = route->counters.backends[i].get();
       if (row != nullptr) stats.show_health(*row, route->backends[i].health);
+      // Now that this generation is committed, /stats shows its weight.
+      route->backends[i].health->admin.set_configured_weight(route->config.backends[i].weight);
     }
   }
 }

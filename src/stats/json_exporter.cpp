@@ -74,7 +74,10 @@ void render_backend(std::string& out, const BackendSnapshot& b) {
   field(out, "checks_ok", b.checks_ok);
   field(out, "checks_failed", b.checks_failed);
   field(out, "state_changes", b.state_changes);
-  out += "}}";
+  out += '}';
+  field(out, "admin_state", std::string_view(b.admin_state));
+  field(out, "weight", static_cast<uint64_t>(b.weight));
+  out += '}';
 }
 
 void render_route(std::string& out, const RouteSnapshot& r) {

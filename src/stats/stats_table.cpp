@@ -31,6 +31,8 @@ BackendSnapshot StatsTable::sum_backend(BackendStats& row, unsigned shard_count)
     out.checks_failed = row.health_->checks_failed();
     out.state_changes = row.health_->state_changes();
     out.last_error = row.health_->last_error();
+    out.admin_state = std::string(admin_state_name(row.health_->admin.state()));
+    out.weight = row.health_->admin.effective_weight();
   }
   for (unsigned i = 0; i < shard_count; ++i) {
     const BackendShard& s = row.shard(i);

@@ -86,6 +86,31 @@ void Worker::begin_drain() {
   });
 }
 
+void Worker::list_connections(std::function<void(std::vector<ConnectionInfo>)> done) {
+  reactor_->post([this, done = std::move(done)] {
+    std::vector<ConnectionInfo> list;
+    const uint64_t now = reactor_->now_ms();
+    for (Connection* c = open_.front(); c != nullptr; c = open_.next(*c)) {
+      const auto* generation = static_cast<const Generation*>(c->group());
+      list.push_back(ConnectionInfo{c->view(), c->route()->runtime->config.name,
+                                    generation != nullptr ? generation->snapshot->generation : 0,
+                                    now});
+    }
+    done(std::move(list));
+  });
+}
+
+void Worker::close_connection(uint64_t id, std::function<void(bool found)> done) {
+  reactor_->post([this, id, done = std::move(done)] {
+    for (Connection* c = open_.front(); c != nullptr; c = open_.next(*c)) {
+      if (c->id() != id) continue;
+      c->finish(CloseReason::kAdmin);
+      return done(true);
+    }
+    done(false);
+  });
+}
+
 void Worker::stop_now() {
   reactor_->post([this] {
     listeners_.clear();

@@ -353,3 +353,44 @@ TEST(Balancer, FewerBackendsThanConfiguredIsFine) {
 
 }  // namespace
 }  // namespace arus
+
+namespace arus {
+namespace {
+
+TEST(BalancerAdmin, DrainedOrDisabledIsNeverPickedInAnyMode) {
+  for (AdminState state : {AdminState::kDrain, AdminState::kDisabled}) {
+    for (BalanceMode mode : kAllModes) {
+      Backends b{1, 1};
+      b.states[0].health->admin.set_state(state);
+      Balancer balancer(mode, b.count);
+      EXPECT_EQ(count_picks(balancer, b, 100), (std::vector<int>{0, 100}));
+      // Not even when the other one is down: an operator's "out" is out.
+      b.mark_down(1);
+      EXPECT_EQ(count_picks(balancer, b, 10), (std::vector<int>{0, 10}));
+    }
+  }
+}
+
+TEST(BalancerAdmin, AllOutPicksNothing) {
+  Backends b{1};
+  b.states[0].health->admin.set_state(AdminState::kDrain);
+  Balancer balancer(BalanceMode::kRoundRobin, b.count);
+  EXPECT_EQ(balancer.pick(b.get(), b.count, kNow, 0, -1), -1);
+  b.states[0].health->admin.reset();
+  EXPECT_EQ(balancer.pick(b.get(), b.count, kNow, 0, -1), 0);
+}
+
+TEST(BalancerAdmin, WeightOverrideWinsUntilReset) {
+  Backends b{1, 1};
+  b.states[0].health->admin.set_weight(3);
+  Balancer balancer(BalanceMode::kRoundRobin, b.count);
+  EXPECT_EQ(count_picks(balancer, b, 400), (std::vector<int>{300, 100}));
+  b.states[1].health->admin.set_weight(0);
+  EXPECT_EQ(count_picks(balancer, b, 10), (std::vector<int>{10, 0}));
+  b.states[0].health->admin.reset();
+  b.states[1].health->admin.reset();
+  EXPECT_EQ(count_picks(balancer, b, 10), (std::vector<int>{5, 5}));
+}
+
+}  // namespace
+}  // namespace arus

@@ -20,6 +20,8 @@
 #include "arus/runtime/snapshot_builder.hpp"
 #include "arus/reload/config_watcher.hpp"
 #include "arus/app/stats_server.hpp"
+#include "arus/app/admin_server.hpp"
+#include "arus/app/reload_plan.hpp"
 #include "arus/stats/stats_table.hpp"
 #include "arus/worker/worker.hpp"
 
@@ -45,7 +47,7 @@ class Server {
  private:
   class SignalEvents;
   class GraceTimer;
-  enum class ReloadTrigger { kSignal, kConfigFile, kFilterFile };
+  enum class ReloadTrigger { kSignal, kConfigFile, kFilterFile, kAdmin };
   // The snapshot is set by create(), once privileges are dropped.
   Server(std::unique_ptr<StatsTable> stats, const ConfigPtr& config,
          std::unique_ptr<Reactor> control);
@@ -54,11 +56,27 @@ class Server {
   static Result<UniqueFd> listen_for(const Config& config, const RouteConfig& route);
   // The stats endpoint's listening socket; the error names the `stats_listen` line.
   static Result<UniqueFd> stats_listener_for(const Config& config);
+  // The admin listener's socket (owned by `owner` when it is a unix socket); the error
+  // names the `admin_listen` line.
+  static Result<UniqueFd> admin_listener_for(const Config& config, uid_t owner_uid,
+                                             gid_t owner_gid);
+  // Serves admin_listen on control_ (server_admin.cpp); false when the server could not
+  // be made (logged).
+  Result<void> start_admin(UniqueFd listener, const Config& config);
+  // Runs one admin API command (server_admin.cpp).
+  void run_admin(AdminCommand command, AdminDone done);
+  void admin_dry_run(AdminCommand command, AdminDone done);
+  void admin_backend(const AdminCommand& command, const AdminDone& done);
+  void admin_connections(const AdminCommand& command, AdminDone done);
+  // Open client connections per running route, for a reload plan.
+  LiveConnections live_connections() const;
   void on_signal(int signal_number) noexcept;
   // Reads the file and looks its names up on resolver_'s thread (at most
   // kReloadLookupTimeoutMs), then finishes in finish_reload() on the control thread; a
   // trigger while one waits is coalesced into one more reload after it.
-  void reload(ReloadTrigger trigger) noexcept;
+  // `waiter` (POST /reload) is answered once the reload is served by every worker, or
+  // failed.
+  void reload(ReloadTrigger trigger, AdminDone waiter = {}) noexcept;
   void finish_reload(ReloadTrigger trigger, uint64_t started_ms, Result<Config> loaded) noexcept;
   // Validate, then swap: everything that can fail happens before anything changes.
   Result<void> try_reload(ReloadTrigger trigger, uint64_t started_ms, Result<Config> loaded);
@@ -76,6 +94,8 @@ class Server {
   SnapshotPtr snapshot_;
   std::unique_ptr<Reactor> control_;
   std::unique_ptr<StatsServer> stats_server_;  // on control_; null without stats_listen
+  std::unique_ptr<AdminServer> admin_server_;  // on control_; null without admin_listen
+  std::string admin_socket_path_;              // the unix socket we made, removed at exit
   std::unique_ptr<ConfigWatcher> watcher_;     // on control_
   std::unique_ptr<Resolver> resolver_;         // reloads' name lookups; posts to control_
   std::unique_ptr<HealthChecker> checker_;     // null until a route has health checks on
@@ -85,6 +105,9 @@ class Server {
   // Control thread only.
   bool reload_loading_ = false;
   std::optional<ReloadTrigger> reload_queued_;
+  // POST /reload callers: of the reload loading now, and of the one queued after it.
+  std::vector<AdminDone> reload_waiters_;
+  std::vector<AdminDone> queued_reload_waiters_;
   std::optional<log::Level> log_level_override_;
 
   // A reload is announced (log line, arus_config_generation, arus_reloads_total) only
@@ -95,6 +118,8 @@ class Server {
     const char* trigger;
     uint64_t started_ms;
     size_t routes;
+    std::vector<AdminDone> waiters;  // POST /reload callers, answered when announced
+    std::string plan_json;           // their answer's plan
   };
   std::vector<PendingReload> pending_reloads_;  // oldest first
   std::vector<uint64_t> adopted_generation_;    // per worker

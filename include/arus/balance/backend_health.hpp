@@ -8,6 +8,8 @@
 #include <mutex>
 #include <string>
 
+#include "arus/balance/backend_admin.hpp"
+
 namespace arus {
 
 // Passive health: each failed connect marks the backend down for a back-off of 1 s,
@@ -114,6 +116,10 @@ class BackendHealth {
   // writing never allocates.
   mutable std::mutex error_mutex_;
   char last_error_[kMaxErrorBytes + 1] = {};  // guarded by error_mutex_
+
+ public:
+  // What the admin API set on this backend: shared, and handed over, with the health.
+  BackendAdmin admin;
 };
 
 // One backend as seen by all workers. Neither copyable nor movable (atomics): build them

@@ -12,6 +12,7 @@
 
 #include "arus/config/health_check_config.hpp"
 #include "arus/config/proxy_protocol_config.hpp"
+#include "arus/config/admin_config.hpp"
 #include "arus/core/log.hpp"
 #include "arus/net/address.hpp"
 
@@ -59,6 +60,7 @@ struct GlobalConfig {
   uint64_t grace_period_ms = 10000;
   std::string user;
   std::string group;
+  AdminConfig admin;  // admin_listen, watch_config
   int line = 0;  // line of the [global] header; 0 when the file has none
   KeyLines key_lines;
 };

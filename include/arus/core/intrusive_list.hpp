@@ -18,6 +18,9 @@ class IntrusiveList {
 
   bool empty() const noexcept { return head_ == nullptr; }
   T* front() const noexcept { return head_; }
+  // The element after `element` (linked in this list), or null: for walking the list
+  // while nothing is linked or unlinked.
+  T* next(const T& element) const noexcept { return (element.*Hook).next_; }
 
   // `element` must not be linked.
   void push_front(T& element) noexcept {

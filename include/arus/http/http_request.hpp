@@ -18,8 +18,13 @@ struct HttpRequest {
   std::string_view path;    // the target's path: query cut off, absolute-form reduced
   int version_minor = 1;    // HTTP/1.<minor>
   bool keep_alive = true;   // HTTP/1.1 unless "Connection: close"; 1.0 only if asked
-  bool has_body = false;    // Content-Length > 0 or Transfer-Encoding: never read, so
-                            // keep_alive is false for such a request
+  bool has_body = false;    // Content-Length > 0 or Transfer-Encoding: keep_alive is
+                            // false for such a request
+  uint64_t content_length = 0;
+  bool chunked = false;     // Transfer-Encoding (HttpServer reads no such body)
+  // Set by HttpServer when it reads bodies (HttpServerOptions::max_body_bytes): the
+  // whole body, a view into the client's buffer like the fields above.
+  std::string_view body;
 };
 
 enum class HttpParseStatus { kIncomplete, kComplete, kBad };

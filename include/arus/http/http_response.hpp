@@ -17,6 +17,9 @@ struct HttpResponse {
                        // HTTP/1.0 without keep-alive, or the request had a body the
                        // server does not read)
   SharedBody body;     // sent after the bytes appended to `out`; null when those are all
+  // The handler took HttpServer::reply_later() and appended nothing: the response goes
+  // through that reply, and later requests of the client wait for it.
+  bool pending = false;
 };
 
 // Appends a whole response to `out` (its head alone when `head_only`: Content-Length is

@@ -24,7 +24,25 @@ namespace arus {
 
 // Answers one complete request: appends the response (or its head, the body returned by
 // reference) to `out`. Called on the reactor thread; may throw (the client gets a 500).
+// The request's views are valid during the call only.
 using HttpHandler = std::function<HttpResponse(const HttpRequest& request, std::string& out)>;
+
+// The answer to a request given later (HttpServer::reply_later): for work that finishes
+// on another thread or after a wait. Copyable; use it on the server's reactor thread.
+class HttpReply {
+ public:
+  HttpReply() = default;
+  // Sends a whole response (status line, headers, body) and, when `close`, closes the
+  // connection after it. Does nothing after the first call, or when the client is gone
+  // (it closed, timed out, or the server was destroyed).
+  void send(std::string response, bool close) const noexcept;
+
+ private:
+  friend class HttpServer;
+  struct Slot;
+  explicit HttpReply(std::shared_ptr<Slot> slot) : slot_(std::move(slot)) {}
+  std::shared_ptr<Slot> slot_;
+};
 
 struct HttpServerOptions {
   // Names the listener in its log lines and errors ("stats accept failed").
@@ -53,6 +71,11 @@ struct HttpServerOptions {
   // is not read takes up to tcp_wmem's 4 MB of kernel memory, which a memory cgroup
   // charges to the process; bodies wait shared in user space instead.
   int send_buffer_bytes = 64 * 1024;
+  // Request bodies up to this size (Content-Length) are read and handed to the handler
+  // (HttpRequest::body); a longer one is answered 413, a chunked one 411. 0: bodies are
+  // not read (the handler answers from the head and the connection closes after it).
+  // A client's buffer grows to the head limit plus this only while it sends a body.
+  size_t max_body_bytes = 0;
 };
 
 class HttpServer : private EventHandler, private AcceptHandler {
@@ -82,7 +105,14 @@ class HttpServer : private EventHandler, private AcceptHandler {
   uint16_t port() const noexcept;
   size_t client_count() const noexcept { return clients_.size(); }
 
+  // Inside a handler only: the request being answered will be answered through the
+  // returned HttpReply; the handler returns HttpResponse{.pending = true} and appends
+  // nothing. The client waits (reading no further request) until the reply is sent or
+  // response_timeout_ms passes (then it is closed).
+  HttpReply reply_later();
+
  private:
+  friend class HttpReply;
   class Client;
   class AcceptTimer : public Timer {
    public:
@@ -120,6 +150,7 @@ class HttpServer : private EventHandler, private AcceptHandler {
   // can be destroyed (see ~HttpServer).
   std::vector<std::unique_ptr<Client>> dead_;
   bool reap_deferred_ = false;
+  Client* answering_ = nullptr;  // the client whose handler runs, for reply_later()
 };
 
 }  // namespace arus

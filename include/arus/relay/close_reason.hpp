@@ -19,6 +19,7 @@ enum class CloseReason : uint8_t {
   kError,          // a local failure (e.g. no pipe, registration failed)
   kProxyHeader,    // accept_proxy: the PROXY header was missing, malformed or too slow
   kNoBackend,      // no backend up (active health checks): closed at once, nothing sent
+  kAdmin,          // closed through the admin API (POST /connections/ID/close)
 };
 
 std::string_view close_reason_name(CloseReason reason) noexcept;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "arus/core/intrusive_list.hpp"
@@ -55,6 +56,18 @@ struct WorkerRoute {
   bool access_log;
 };
 
+// What GET /connections shows of one connection (the worker adds route and generation).
+struct ConnectionView {
+  uint64_t id = 0;
+  std::string client;   // IP:PORT
+  std::string backend;  // HOST:PORT as written; empty before the first pick
+  const char* path = "splice";  // splice | filter | handed_back
+  uint64_t bytes_client_to_backend = 0;
+  uint64_t bytes_backend_to_client = 0;
+  uint64_t started_ms = 0;  // reactor clock
+  uint64_t last_activity_ms = 0;
+};
+
 class Connection {
  public:
   // kReadingHeader: accept_proxy, waiting for the client's PROXY header; no backend yet.
@@ -80,6 +93,10 @@ class Connection {
   void recycle() noexcept;
 
   State state() const noexcept { return state_; }
+  // Process-wide unique (ConnectionHost::next_connection_id), given at start(); the
+  // filter's conn_info id too.
+  uint64_t id() const noexcept { return id_; }
+  ConnectionView view() const;
   const WorkerRoute* route() const noexcept { return route_; }
   ConnectionGroup* group() const noexcept { return group_; }
   // The client as every feature sees it: the source of an accepted PROXY header, else
@@ -151,6 +168,7 @@ class Connection {
   void write_access_line(CloseReason reason) const noexcept;
 
   ConnectionHost& host_;
+  uint64_t id_ = 0;
   const WorkerRoute* route_ = nullptr;
   ConnectionGroup* group_ = nullptr;
   State state_ = State::kIdle;

@@ -20,6 +20,8 @@ struct BackendSnapshot {
   uint64_t checks_failed = 0;
   uint64_t state_changes = 0;  // up -> down and down -> up, by checks or failed connects
   std::string last_error;      // why the last failed check failed; empty: none has
+  std::string admin_state = "ready";  // the admin API's: ready | drain | disabled
+  uint32_t weight = 1;                // as balancing uses it (the admin API's, if set)
 };
 
 struct RouteSnapshot {

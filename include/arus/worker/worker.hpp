@@ -44,6 +44,23 @@ class Worker final : public ConnectionHost, public AcceptSink {
   void adopt(SnapshotPtr snapshot, std::shared_ptr<std::vector<UniqueFd>> fresh_listeners,
              std::function<void()> on_adopted);
 
+  // GET /connections: `done` gets this worker's open connections, on the worker thread
+  // (never if the thread has ended).
+  struct ConnectionInfo {
+    ConnectionView view;
+    std::string route;
+    uint64_t generation = 0;
+    uint64_t now_ms = 0;  // the worker's clock when listed, for age and idle
+  };
+  void list_connections(std::function<void(std::vector<ConnectionInfo>)> done);
+  // POST /connections/ID/close: closes connection `id` (close=admin) if it is open here;
+  // `done(found)` on the worker thread.
+  void close_connection(uint64_t id, std::function<void(bool found)> done);
+  // The worker a connection id belongs to (see next_connection_id).
+  static unsigned worker_of(uint64_t connection_id) noexcept {
+    return static_cast<unsigned>(connection_id >> 48);
+  }
+
   uint64_t active_connections() const noexcept {
     return active_count_.load(std::memory_order_relaxed);
   }
