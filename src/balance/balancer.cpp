@@ -47,11 +47,16 @@ uint32_t weight_of(const BackendState& backend) noexcept {
   return backend.health->admin.weight_for(backend.weight);
 }
 
+// Whatever its health: does the configuration and the admin API let it take new
+// connections (a weight above 0, not drained or disabled)?
+bool is_selectable(const BackendState& backend) noexcept {
+  return weight_of(backend) != 0 && backend.health->admin.state() == AdminState::kReady;
+}
+
 // Every condition that keeps a backend from new connections is tested here, once.
 bool is_candidate(const BackendState& backend, size_t index, uint64_t now_ms, Group group,
                   int avoid) noexcept {
-  if (weight_of(backend) == 0) return false;
-  if (backend.health->admin.state() != AdminState::kReady) return false;
+  if (!is_selectable(backend)) return false;
   const bool other = static_cast<int>(index) != avoid;
   switch (group) {
     case Group::kUpOther:
@@ -181,7 +186,7 @@ int Balancer::pick(const BackendState* backends, size_t count, uint64_t now_ms,
     if (chosen >= 0) return chosen;
   }
   for (size_t i = 0; i < count; ++i) {
-    if (backends[i].weight > 0) return kNoneUp;
+    if (is_selectable(backends[i])) return kNoneUp;
   }
   return kAllDrained;
 }

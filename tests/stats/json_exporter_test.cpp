@@ -128,8 +128,7 @@ TEST(JsonExporter, TinyTableExactText) {
       "\"backends\":[{\"address\":\"127.0.0.1:9001\",\"up\":true,\"connections_active\":1,"
       "\"connections_total\":7,\"connect_errors_total\":8,"
       "\"health\":{\"state\":\"up\",\"last_error\":\"http status 503\",\"checks_ok\":11,"
-      "\"checks_failed\":12,\"state_changes\":13},\"admin_state\":\"ready\",\"weight\":1}]}]}
-";
+      "\"checks_failed\":12,\"state_changes\":13},\"admin_state\":\"ready\",\"weight\":1}]}]}\n";
   std::string json = render_json(tiny_snapshot());
   EXPECT_EQ(json, expected);
   EXPECT_TRUE(JsonReader(json).valid());

@@ -21,7 +21,7 @@ class Balancer {
 
   BalanceMode mode() const noexcept { return mode_; }
 
-  static constexpr int kAllDrained = -1;  // every backend has weight 0
+  static constexpr int kAllDrained = -1;  // every backend has weight 0, or is drained or disabled
   static constexpr int kNoneUp = -2;      // none is up and none may be tried anyway
 
   // Index of the backend for a new connection, or kAllDrained / kNoneUp (both < 0).
