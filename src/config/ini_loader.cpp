@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "arus/config/config_error.hpp"
+#include "arus/config/limits_config.hpp"
 #include "arus/config/value_parsers.hpp"
 #include "arus/core/unique_fd.hpp"
 
@@ -186,7 +187,7 @@ class Loader {
     auto known = [key](const auto& keys) {
       return std::find(std::begin(keys), std::end(keys), key) != std::end(keys);
     };
-    if (!(global ? known(kGlobalKeys) : known(kRouteKeys))) {
+    if (!(global ? known(kGlobalKeys) : known(kRouteKeys) || known(kLimitsKeys))) {
       fail(line_, section_, key,
            indented_ ? "unknown key (an indented line does not continue the previous value)"
                      : "unknown key");
@@ -251,6 +252,7 @@ class Loader {
       return assign(parse_uint(value, 0, kMaxTimeoutMs), r.idle_timeout_ms);
     }
     if (key == "retries") return assign(parse_uint(value, 0, 100), r.retries);
+    if (key != "max_connections") return set_limits_key(r.limits, key, value);
     return assign(parse_uint(value, 0, 10000000), r.max_connections);
   }
 
@@ -264,7 +266,8 @@ class Loader {
                      ")"};
       }
     }
-    route.backends.push_back(BackendConfig{spec->name, spec->address, spec->weight, line_});
+    route.backends.push_back(BackendConfig{spec->name, spec->address, spec->weight,
+                                           spec->max_connections, line_});
     return {};
   }
 

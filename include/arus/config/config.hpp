@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "arus/config/limits_config.hpp"
 #include "arus/core/log.hpp"
 #include "arus/net/address.hpp"
 
@@ -25,6 +26,7 @@ struct BackendConfig {
   std::string name;       // "HOST:PORT" exactly as written in the config: the metrics label
   SocketAddress address;  // resolved at load
   uint32_t weight = 1;    // 0-256; 0 = drained: kept, never picked for new connections
+  uint32_t max_connections = 0;  // open connections at most (0 = no cap); full: skipped
   int line = 0;           // where it was written, for messages
 };
 
@@ -40,6 +42,7 @@ struct RouteConfig {
   uint64_t idle_timeout_ms = 300000;  // 0 = none
   uint32_t retries = 2;
   uint64_t max_connections = 0;  // 0 = no per-route cap
+  LimitsConfig limits;           // the backend queue, per-source and rate limits
   int line = 0;                  // line of the [route:NAME] header
   KeyLines key_lines;
 };
