@@ -15,6 +15,7 @@ std::string_view close_reason_name(CloseReason reason) noexcept {
     case CloseReason::kFilter: return "filter";
     case CloseReason::kShutdown: return "shutdown";
     case CloseReason::kError: return "error";
+    case CloseReason::kQueueTimeout: return "queue_timeout";
   }
   return "error";
 }

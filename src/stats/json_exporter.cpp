@@ -62,6 +62,7 @@ void render_backend(std::string& out, const BackendSnapshot& b) {
   field(out, "connections_active", b.connections_active);
   field(out, "connections_total", b.connections_total);
   field(out, "connect_errors_total", b.connect_errors_total);
+  field(out, "max_connections", b.max_connections);
   out += '}';
 }
 
@@ -82,6 +83,10 @@ void render_route(std::string& out, const RouteSnapshot& r) {
   field(out, "route_limit", r.refused_route_limit);
   field(out, "global_limit", r.refused_global_limit);
   field(out, "fds", r.refused_fds);
+  field(out, "backend_limit", r.refused_backend_limit);
+  field(out, "source_limit", r.refused_source_limit);
+  field(out, "rate_limit", r.refused_rate_limit);
+  field(out, "source_rate_limit", r.refused_source_rate_limit);
   out += '}';
   key(out, "timeouts");
   out += '{';
@@ -89,6 +94,8 @@ void render_route(std::string& out, const RouteSnapshot& r) {
   field(out, "idle", r.timeouts_idle);
   out += '}';
   field(out, "filter_closed", r.filter_closed);
+  field(out, "queue_length", r.queue_length);
+  field(out, "queue_timeouts", r.queue_timeouts);
   key(out, "backends");
   out += '[';
   for (const BackendSnapshot& b : r.backends) render_backend(out, b);

@@ -83,6 +83,12 @@ void Worker::begin_drain() {
   reactor_->post([this] {
     draining_ = true;
     listeners_.clear();  // closing the sockets makes the kernel refuse new clients
+    // Clients still waiting for a backend slot would only wait out the grace period.
+    std::vector<Connection*> queued;
+    for (Connection* c = open_.front(); c != nullptr; c = decltype(open_)::next(*c)) {
+      if (c->state() == Connection::State::kQueued) queued.push_back(c);
+    }
+    for (Connection* c : queued) c->finish(CloseReason::kShutdown);
   });
 }
 

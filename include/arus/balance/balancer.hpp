@@ -13,6 +13,11 @@
 
 namespace arus {
 
+// Balancer::pick and acquire: no backend may take the connection.
+inline constexpr int kNoBackend = -1;    // none is selectable (every weight is 0)
+inline constexpr int kAllFull = -2;  // the ones that would be picked are at max_connections
+inline constexpr int kAcquireAttempts = 4;
+
 class Balancer {
  public:
   // Allocates its per-backend state here, so pick() never does. `backend_count` is the
@@ -21,14 +26,17 @@ class Balancer {
 
   BalanceMode mode() const noexcept { return mode_; }
 
-  // Index of the backend for a new connection, or -1 when every backend has weight 0.
+  // Index of the backend for a new connection; kNoBackend when every backend has weight 0,
+  // kAllFull when the backends it would pick from are all at their max_connections.
   // `backends`/`count`: the route's shared states (borrowed for the call). `client_hash`:
   // hash_client_address() of the client, used by source_hash only. `avoid`: the backend
   // whose connect just failed, or -1.
   //
-  // Candidates, first non-empty group wins (weight > 0 always required):
+  // Candidates, first non-empty group wins (weight > 0 and room under max_connections
+  // always required):
   //   1. up and not `avoid`;  2. up (a lone backend is retried at once);
-  //   3. not `avoid` (nothing is up: try a down one rather than refuse);  4. any.
+  // and only when no backend with weight > 0 is up at all:
+  //   3. not `avoid` (try a down one rather than refuse);  4. any.
   // Among candidates:
   //   round_robin  smooth weighted round robin (nginx): exact weights over each cycle;
   //   least_conn   lowest active/weight; ties share load by weighted round robin;
@@ -38,10 +46,20 @@ class Balancer {
   int pick(const BackendState* backends, size_t count, uint64_t now_ms, uint64_t client_hash,
            int avoid) noexcept;
 
+  // pick(), then takes the chosen backend's slot (BackendSlots::try_acquire): the index
+  // holds a slot the caller must give back. kNoBackend or kAllFull as pick().
+  int acquire(const BackendState* backends, size_t count, uint64_t now_ms,
+              uint64_t client_hash, int avoid) noexcept;
+
  private:
   BalanceMode mode_;
   std::vector<int64_t> current_;  // smooth round robin running weights, one per backend
 };
+
+// For a client that waited in the queue, on any thread (no Balancer state): takes a slot
+// on the least loaded (active/weight) selectable backend with room, preferring the ones
+// that are up, and returns its index; -1 when none has room.
+int take_free_slot(const BackendState* backends, size_t count, uint64_t now_ms) noexcept;
 
 // 64-bit hash of a client's address bytes (SocketAddress::ip_bytes()) for source_hash:
 // FNV-1a, then the splitmix64 finalizer so every input bit reaches every output bit.

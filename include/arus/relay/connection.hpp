@@ -1,6 +1,6 @@
 // Connection: one client connection relayed to one backend — the per-connection state
-// machine (connecting -> relaying [-> closing] -> closed) driving the pumps of both
-// directions. Owned by one worker and touched only on its thread.
+// machine ([queued ->] connecting -> relaying [-> closing] -> closed) driving the pumps
+// of both directions. Owned by one worker and touched only on its thread.
 #pragma once
 
 #include <cstdint>
@@ -56,9 +56,11 @@ struct WorkerRoute {
 
 class Connection {
  public:
+  // kQueued: every backend is at its max_connections; the client waits in the route's
+  // BackendQueue (nothing is read from it) until a slot is handed to it.
   // kClosing: one side failed (reset); its last bytes are delivered to the other side,
   // which waits for them to be acknowledged before the reset is passed on to it.
-  enum class State : uint8_t { kIdle, kConnecting, kRelaying, kClosing, kClosed };
+  enum class State : uint8_t { kIdle, kQueued, kConnecting, kRelaying, kClosing, kClosed };
 
   explicit Connection(ConnectionHost& host) noexcept;
   ~Connection();
@@ -79,6 +81,7 @@ class Connection {
 
   State state() const noexcept { return state_; }
   const WorkerRoute* route() const noexcept { return route_; }
+  const SocketAddress& client_address() const noexcept { return client_address_; }
   ConnectionGroup* group() const noexcept { return group_; }
 
   // The host's list of open connections threads through here; only that list (an
@@ -97,7 +100,19 @@ class Connection {
     Connection& connection_;
     bool is_backend_;
   };
-  // Connect timeout while connecting, idle timeout while relaying.
+  // The connection's place in its route's BackendQueue. Its two calls come from whichever
+  // thread frees a slot, under the queue's lock (see backend_queue.hpp).
+  class QueueTicket final : public QueueWaiter {
+   public:
+    explicit QueueTicket(Connection& connection) : connection_(connection) {}
+    int take_slot() noexcept override;
+    void on_slot_granted(int index) noexcept override;
+
+   private:
+    Connection& connection_;
+  };
+  // Queue timeout while queued, connect timeout while connecting, idle timeout while
+  // relaying.
   class DeadlineTimer final : public Timer {
    public:
     explicit DeadlineTimer(Connection& connection) : connection_(connection) {}
@@ -126,6 +141,10 @@ class Connection {
   struct FilterState;  // a filtered route's session and stages, see connection.cpp
 
   void connect_next_backend(int avoid) noexcept;
+  void wait_for_slot() noexcept;
+  void on_slot_granted(uint64_t ticket) noexcept;
+  void leave_queue() noexcept;
+  void connect_to_backend() noexcept;
   bool open_filter() noexcept;
   void close_filter() noexcept;
   PumpResult pump(Flow& flow) noexcept;
@@ -153,6 +172,10 @@ class Connection {
   Side failed_side_ = Side::kNone;  // the first side whose socket failed (reset)
   int close_error_ = 0;             // errno behind a reset or local error, for the access log
   size_t unacknowledged_ = 0;       // kClosing: bytes the surviving side has yet to acknowledge
+  // Queue hand-off: which wait a posted grant belongs to, and the backend it granted
+  // (written under the queue's lock by the granting thread).
+  uint64_t queue_ticket_ = 0;
+  int granted_index_ = -1;
   uint64_t started_ms_ = 0;
   uint64_t last_activity_ms_ = 0;
   SocketAddress client_address_;
@@ -163,6 +186,7 @@ class Connection {
   SideEvents client_events_{*this, false};
   SideEvents backend_events_{*this, true};
   DeadlineTimer deadline_{*this};
+  QueueTicket queue_ticket_link_{*this};
   std::unique_ptr<FilterState> filter_;  // null on the splice path
 };
 

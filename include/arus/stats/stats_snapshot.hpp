@@ -15,6 +15,7 @@ struct BackendSnapshot {
   uint64_t connections_total = 0;     // connections opened to this backend
   uint64_t connect_errors_total = 0;  // connect attempts that failed or timed out
   int64_t connections_active = 0;
+  uint64_t max_connections = 0;  // the backend's cap, 0 = none
 };
 
 struct RouteSnapshot {
@@ -31,6 +32,12 @@ struct RouteSnapshot {
   uint64_t timeouts_connect = 0;         // connect_timeout_ms ran out (per attempt)
   uint64_t timeouts_idle = 0;            // idle_timeout_ms ran out
   uint64_t filter_closed = 0;            // the filter asked to close
+  uint64_t refused_backend_limit = 0;    // every backend full and no queue
+  uint64_t refused_source_limit = 0;     // over max_connections_per_source
+  uint64_t refused_rate_limit = 0;       // over rate_limit
+  uint64_t refused_source_rate_limit = 0;  // over rate_limit_per_source
+  uint64_t queue_timeouts = 0;           // waited queue_timeout_ms in vain
+  uint64_t queue_length = 0;             // clients waiting for a backend slot now
   std::vector<BackendSnapshot> backends;
 };
 
