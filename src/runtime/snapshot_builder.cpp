@@ -6,7 +6,9 @@
 
 #include "arus/config/config_error.hpp"
 #include "arus/plugin/plugin_loader.hpp"
+#include "arus/core/clock.hpp"
 #include "arus/worker/admission.hpp"
+#include "arus/worker/source_limits.hpp"
 
 namespace arus {
 namespace {
@@ -76,6 +78,9 @@ Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config, const Snapsho
     auto runtime = std::make_unique<RouteRuntime>(route, std::move(filter), std::move(admission));
     share_backend_state(kept, *runtime);
     if (kept != nullptr) runtime->queue = kept->queue;
+    runtime->source_limits = kept != nullptr
+                                 ? kept->source_limits
+                                 : std::make_shared<SourceLimits>(route.limits, monotonic_ms());
     snapshot->routes.push_back(std::move(runtime));
   }
   return snapshot;
@@ -84,6 +89,7 @@ Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config, const Snapsho
 void apply_limits(const Snapshot& snapshot) {
   for (const auto& route : snapshot.routes) {
     route->admission->set_limit(route->config.max_connections);
+    route->source_limits->set_config(route->config.limits);
     for (size_t i = 0; i < route->backend_count; ++i) {
       route->backends[i].slots->set_cap(route->config.backends[i].max_connections);
     }

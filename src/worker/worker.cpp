@@ -5,6 +5,7 @@
 
 #include "arus/core/log.hpp"
 #include "arus/relay/access_log.hpp"
+#include "arus/worker/source_limits.hpp"
 
 namespace arus {
 namespace {
@@ -153,8 +154,16 @@ void Worker::on_accept(size_t route_index, UniqueFd client_fd,
     refuse(route, route.stats->refused_route_limit, std::move(client_fd), client_address);
     return;
   }
+  if (!admit_by_source(route, client_address)) {
+    route.runtime->admission->leave();
+    global_admission_.leave();
+    client_fd.reset();  // refused like a connection over a cap: closed at once
+    log_refused(route, client_address);
+    return;
+  }
   Connection* connection = acquire_connection();
   if (connection == nullptr) {
+    release_source(route, client_address);
     route.runtime->admission->leave();
     global_admission_.leave();
     return;  // out of memory: dropping the socket closes it
@@ -163,6 +172,32 @@ void Worker::on_accept(size_t route_index, UniqueFd client_fd,
   open_.push_front(*connection);
   active_count_.fetch_add(1, std::memory_order_relaxed);
   connection->start(std::move(client_fd), client_address, route, current_.get());
+}
+
+// The one place the per-source and rate limits judge a client (by the address it connects
+// from). Counts a refusal under its reason; an admitted client is counted on its source
+// until on_connection_closed.
+bool Worker::admit_by_source(const WorkerRoute& route, const SocketAddress& client) noexcept {
+  SourceLimits* limits = route.runtime->source_limits.get();
+  if (limits == nullptr) return true;
+  switch (limits->admit(client.ip_bytes(), reactor_->now_ms())) {
+    case SourceVerdict::kAdmit:
+      return true;
+    case SourceVerdict::kSourceLimit:
+      stats_add(route.stats->refused_source_limit);
+      return false;
+    case SourceVerdict::kRateLimit:
+      stats_add(route.stats->refused_rate_limit);
+      return false;
+    case SourceVerdict::kSourceRateLimit:
+      stats_add(route.stats->refused_source_rate_limit);
+      return false;
+  }
+  return false;
+}
+
+void Worker::release_source(const WorkerRoute& route, const SocketAddress& client) noexcept {
+  if (SourceLimits* limits = route.runtime->source_limits.get()) limits->release(client.ip_bytes());
 }
 
 void Worker::refuse(const WorkerRoute& route, std::atomic<uint64_t>& reason_counter,
@@ -188,6 +223,7 @@ void Worker::on_refused_no_descriptor(size_t route_index,
 }
 
 void Worker::on_connection_closed(Connection& connection) noexcept {
+  release_source(*connection.route(), connection.client_address());
   connection.route()->runtime->admission->leave();
   global_admission_.leave();
   // Every connection of this worker started in one of its generations (on_accept).

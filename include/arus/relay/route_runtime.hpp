@@ -35,7 +35,8 @@ struct RouteRuntime {
   // The clients waiting for a backend slot (queue_timeout_ms). Never null; shared with the
   // previous snapshot's route of the same name, so a reload keeps the waiting clients.
   std::shared_ptr<BackendQueue> queue = std::make_shared<BackendQueue>();
-  // Per-source and rate limits; null when the route has none. Shared like `queue`.
+  // Per-source and rate limits (null: none, as in tests that build a runtime by hand).
+  // Built by the snapshot builder for every route; shared like `queue`.
   std::shared_ptr<SourceLimits> source_limits;
 };
 
