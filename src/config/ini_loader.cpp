@@ -27,7 +27,10 @@ constexpr std::string_view kGlobalKeys[] = {"workers",         "log_level",  "ac
                                             "grace_period_ms", "user",       "group"};
 constexpr std::string_view kRouteKeys[] = {"listen",          "backend",     "balance",
                                            "filter",          "filter_args", "connect_timeout_ms",
-                                           "idle_timeout_ms", "retries",     "max_connections"};
+                                           "idle_timeout_ms", "retries",     "max_connections",
+                                           // LimitsConfig (set_limits_key)
+                                           "queue_timeout_ms", "max_connections_per_source",
+                                           "rate_limit",       "rate_limit_per_source"};
 
 struct RouteState {
   RouteConfig config;
@@ -187,7 +190,7 @@ class Loader {
     auto known = [key](const auto& keys) {
       return std::find(std::begin(keys), std::end(keys), key) != std::end(keys);
     };
-    if (!(global ? known(kGlobalKeys) : known(kRouteKeys) || known(kLimitsKeys))) {
+    if (!(global ? known(kGlobalKeys) : known(kRouteKeys))) {
       fail(line_, section_, key,
            indented_ ? "unknown key (an indented line does not continue the previous value)"
                      : "unknown key");

@@ -22,11 +22,8 @@ struct LimitsConfig {
   bool operator==(const LimitsConfig&) const = default;
 };
 
-// The route keys LimitsConfig holds, for the loader's list of known keys.
-inline constexpr std::string_view kLimitsKeys[] = {
-    "queue_timeout_ms", "max_connections_per_source", "rate_limit", "rate_limit_per_source"};
-
-// Parses one of kLimitsKeys into `limits`; the error is a bare reason (the loader adds
+// Parses one of LimitsConfig's keys (queue_timeout_ms, max_connections_per_source,
+// rate_limit, rate_limit_per_source) into `limits`; the error is a bare reason (the loader adds
 // file, line, section and key).
 Result<void> set_limits_key(LimitsConfig& limits, std::string_view key, std::string_view value);
 
