@@ -154,11 +154,10 @@ void Worker::on_accept(size_t route_index, UniqueFd client_fd,
     refuse(route, route.stats->refused_route_limit, std::move(client_fd), client_address);
     return;
   }
-  if (!admit_by_source(route, client_address)) {
+  if (std::atomic<uint64_t>* refused = refused_by_source(route, client_address)) {
     route.runtime->admission->leave();
     global_admission_.leave();
-    client_fd.reset();  // refused like a connection over a cap: closed at once
-    log_refused(route, client_address);
+    refuse(route, *refused, std::move(client_fd), client_address);
     return;
   }
   Connection* connection = acquire_connection();
@@ -174,26 +173,24 @@ void Worker::on_accept(size_t route_index, UniqueFd client_fd,
   connection->start(std::move(client_fd), client_address, route, current_.get());
 }
 
-// The one place the per-source and rate limits judge a client (by the address it connects
-// from). Counts a refusal under its reason; an admitted client is counted on its source
-// until on_connection_closed.
-bool Worker::admit_by_source(const WorkerRoute& route, const SocketAddress& client) noexcept {
+// The one place the per-source and rate limits judge a client, by `client`, the address
+// it connects from. Null: admitted, and counted on its source until on_connection_closed.
+// Otherwise the arus_refused_total counter of the reason.
+std::atomic<uint64_t>* Worker::refused_by_source(const WorkerRoute& route,
+                                                 const SocketAddress& client) noexcept {
   SourceLimits* limits = route.runtime->source_limits.get();
-  if (limits == nullptr) return true;
+  if (limits == nullptr) return nullptr;
   switch (limits->admit(client.ip_bytes(), reactor_->now_ms())) {
     case SourceVerdict::kAdmit:
-      return true;
+      return nullptr;
     case SourceVerdict::kSourceLimit:
-      stats_add(route.stats->refused_source_limit);
-      return false;
+      return &route.stats->refused_source_limit;
     case SourceVerdict::kRateLimit:
-      stats_add(route.stats->refused_rate_limit);
-      return false;
+      return &route.stats->refused_rate_limit;
     case SourceVerdict::kSourceRateLimit:
-      stats_add(route.stats->refused_source_rate_limit);
-      return false;
+      return &route.stats->refused_source_rate_limit;
   }
-  return false;
+  return nullptr;
 }
 
 void Worker::release_source(const WorkerRoute& route, const SocketAddress& client) noexcept {
