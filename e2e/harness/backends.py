@@ -202,6 +202,7 @@ class Backend:
         self.records: list[ConnRecord] = []
         self.accepts = 0
         self.active = 0
+        self.max_active = 0  # the most connections open at once
         self._transports = set()
         self._tasks = set()
         self._loop = None
@@ -269,6 +270,7 @@ class Backend:
         self.records.append(rec)
         self.accepts += 1
         self.active += 1
+        self.max_active = max(self.max_active, self.active)
         self._transports.add(transport)
         return rec
 

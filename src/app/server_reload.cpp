@@ -164,9 +164,7 @@ Result<void> Server::try_reload(ReloadTrigger trigger, uint64_t started_ms, Resu
   attach_stats(**built, *stats_, generation);
   SnapshotPtr snapshot = std::move(*built);
   global_admission_.set_limit(config->global.max_connections);
-  for (const auto& route : snapshot->routes) {
-    route->admission->set_limit(route->config.max_connections);
-  }
+  apply_limits(*snapshot);
   if (!log_level_override_) log::set_level(config->global.log_level);
   static constexpr const char* kTriggerNames[] = {"SIGHUP", "config_file", "filter_file",
                                                   "admin"};

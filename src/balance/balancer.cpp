@@ -27,11 +27,12 @@ uint64_t fnv1a(std::string_view bytes) noexcept {
   return h;
 }
 
-// Candidate groups, tried in this order; the first with a member wins.
+// Candidate groups, tried in this order; the first with a member wins. The "down" groups
+// are tried only when no selectable backend is up at all: when the up ones are merely
+// full the client waits for them (or is refused), it is not sent to a dead backend.
 enum class Group { kUpOther, kUpAny, kOther, kAny };
 
 // The one health test of a pick: may `backend` take a new connection at `now_ms`?
-// (Per-backend caps and admin states compose here, beside it.)
 bool health_allows(const BackendState& backend, uint64_t now_ms) noexcept {
   return backend.health->is_up(now_ms);
 }
@@ -53,10 +54,13 @@ bool is_selectable(const BackendState& backend) noexcept {
   return weight_of(backend) != 0 && backend.health->admin.state() == AdminState::kReady;
 }
 
+// Below its max_connections (a hint: the slot is taken by try_acquire afterwards).
+bool has_room(const BackendState& backend) noexcept { return backend.slots->has_room(); }
+
 // Every condition that keeps a backend from new connections is tested here, once.
 bool is_candidate(const BackendState& backend, size_t index, uint64_t now_ms, Group group,
                   int avoid) noexcept {
-  if (!is_selectable(backend)) return false;
+  if (!is_selectable(backend) || !has_room(backend)) return false;
   const bool other = static_cast<int>(index) != avoid;
   switch (group) {
     case Group::kUpOther:
@@ -69,6 +73,20 @@ bool is_candidate(const BackendState& backend, size_t index, uint64_t now_ms, Gr
       break;
   }
   return may_try_while_down(backend);
+}
+
+bool any_selectable_up(const BackendState* backends, size_t count, uint64_t now_ms) noexcept {
+  for (size_t i = 0; i < count; ++i) {
+    if (is_selectable(backends[i]) && health_allows(backends[i], now_ms)) return true;
+  }
+  return false;
+}
+
+bool any_selectable_full(const BackendState* backends, size_t count) noexcept {
+  for (size_t i = 0; i < count; ++i) {
+    if (is_selectable(backends[i]) && !has_room(backends[i])) return true;
+  }
+  return false;
 }
 
 // The candidates of one pick: a view over the shared states plus the group rule.
@@ -108,7 +126,7 @@ int pick_least_conn(const Candidates& c, std::vector<int64_t>& current) noexcept
   uint64_t least_weight = 1;
   for (size_t i = 0; i < c.count; ++i) {
     if (!c.contains(i)) continue;
-    const uint64_t active = c.backends[i].active.load(std::memory_order_relaxed);
+    const uint64_t active = c.backends[i].slots->active();
     const uint64_t weight = weight_of(c.backends[i]);
     if (least < 0 || active * least_weight < least_active * weight) {
       least = static_cast<int>(i);
@@ -124,7 +142,7 @@ int pick_least_conn(const Candidates& c, std::vector<int64_t>& current) noexcept
   int64_t total = 0;
   for (size_t i = 0; i < c.count; ++i) {
     if (!c.contains(i)) continue;
-    const uint64_t active = c.backends[i].active.load(std::memory_order_relaxed);
+    const uint64_t active = c.backends[i].slots->active();
     const uint64_t weight = weight_of(c.backends[i]);
     if (active * least_weight > least_active * weight) continue;
     current[i] += static_cast<int64_t>(weight);
@@ -169,7 +187,9 @@ int Balancer::pick(const BackendState* backends, size_t count, uint64_t now_ms,
   // Try each candidate group in turn. Health may change under us (other workers record
   // results), so a group found non-empty could be empty a moment later: falling through
   // to the next group, ending with "any weight > 0", handles that without a snapshot.
+  const bool up_exists = any_selectable_up(backends, count, now_ms);
   for (Group group : {Group::kUpOther, Group::kUpAny, Group::kOther, Group::kAny}) {
+    if (up_exists && (group == Group::kOther || group == Group::kAny)) break;
     const Candidates candidates{backends, count, now_ms, group, avoid};
     int chosen = -1;
     switch (mode_) {
@@ -185,10 +205,48 @@ int Balancer::pick(const BackendState* backends, size_t count, uint64_t now_ms,
     }
     if (chosen >= 0) return chosen;
   }
+  if (any_selectable_full(backends, count)) return kAllFull;
   for (size_t i = 0; i < count; ++i) {
     if (is_selectable(backends[i])) return kNoneUp;
   }
   return kAllDrained;
+}
+
+int Balancer::acquire(const BackendState* backends, size_t count, uint64_t now_ms,
+                      uint64_t client_hash, int avoid) noexcept {
+  // Another worker may take the last slot between pick() and try_acquire(): pick again,
+  // a few times, then treat the route as full.
+  for (int attempt = 0; attempt < kAcquireAttempts; ++attempt) {
+    int chosen = pick(backends, count, now_ms, client_hash, avoid);
+    if (chosen < 0) return chosen;
+    if (backends[chosen].slots->try_acquire()) return chosen;
+  }
+  return kAllFull;
+}
+
+int take_free_slot(const BackendState* backends, size_t count, uint64_t now_ms) noexcept {
+  const bool up_exists = any_selectable_up(backends, count, now_ms);
+  for (int attempt = 0; attempt < kAcquireAttempts; ++attempt) {
+    // The least loaded backend with room (active/weight, as least_conn's first pass).
+    int best = -1;
+    uint64_t best_active = 0;
+    uint64_t best_weight = 1;
+    for (size_t i = 0; i < count; ++i) {
+      const BackendState& backend = backends[i];
+      if (!is_selectable(backend) || !has_room(backend)) continue;
+      if (up_exists ? !health_allows(backend, now_ms) : !may_try_while_down(backend)) continue;
+      const uint64_t active = backend.slots->active();
+      const uint64_t weight = weight_of(backend);
+      if (best < 0 || active * best_weight < best_active * weight) {
+        best = static_cast<int>(i);
+        best_active = active;
+        best_weight = weight;
+      }
+    }
+    if (best < 0) return -1;
+    if (backends[best].slots->try_acquire()) return best;
+  }
+  return -1;
 }
 
 uint64_t hash_client_address(std::string_view ip_bytes) noexcept {
@@ -199,6 +257,7 @@ std::unique_ptr<BackendState[]> make_backend_states(const std::vector<BackendCon
   auto states = std::make_unique<BackendState[]>(backends.size());
   for (size_t i = 0; i < backends.size(); ++i) {
     states[i].weight = backends[i].weight;
+    states[i].slots = std::make_shared<BackendSlots>(backends[i].max_connections);
     // Never 0, which would mean "use the index". Two backends with the same name would
     // share a key and the second would get no source_hash traffic; the config loader is
     // expected to reject duplicates.

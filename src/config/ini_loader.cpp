@@ -13,6 +13,7 @@
 
 #include "arus/config/config_error.hpp"
 #include "arus/config/proxy_protocol_config.hpp"
+#include "arus/config/limits_config.hpp"
 #include "arus/config/value_parsers.hpp"
 #include "arus/core/unique_fd.hpp"
 
@@ -33,7 +34,10 @@ constexpr std::string_view kRouteKeys[] = {"listen",          "backend",     "ba
                                            "health_check", "health_check_send",
                                            "health_check_expect", "health_check_path",
                                            "health_check_interval_ms", "health_check_timeout_ms",
-                                           "health_check_rise", "health_check_fall"};
+                                           "health_check_rise", "health_check_fall",
+                                           // LimitsConfig (set_limits_key)
+                                           "queue_timeout_ms", "max_connections_per_source",
+                                           "rate_limit",       "rate_limit_per_source"};
 
 struct RouteState {
   RouteConfig config;
@@ -262,7 +266,8 @@ class Loader {
     if (key == "retries") return assign(parse_uint(value, 0, 100), r.retries);
     if (is_proxy_protocol_key(key)) return set_proxy_protocol_key(r.proxy_protocol, key, value);
     if (is_health_check_key(key)) return set_health_check_key(r.health_check, key, value);
-    return assign(parse_uint(value, 0, 10000000), r.max_connections);
+    if (key == "max_connections") return assign(parse_uint(value, 0, 10000000), r.max_connections);
+    return set_limits_key(r.limits, key, value);  // the last known keys: LimitsConfig's
   }
 
   Result<void> add_backend(RouteConfig& route, std::string_view value) {
@@ -275,7 +280,8 @@ class Loader {
                      ")"};
       }
     }
-    route.backends.push_back(BackendConfig{spec->name, spec->address, spec->weight, line_});
+    route.backends.push_back(BackendConfig{spec->name, spec->address, spec->weight,
+                                           spec->max_connections, line_});
     return {};
   }
 

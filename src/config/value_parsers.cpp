@@ -100,20 +100,42 @@ Result<BackendSpec> parse_backend(std::string_view text, const AddressLookup& lo
   if (!address) return Error{address.error().message};
   spec.address = address.value();
 
+  // Options: whitespace-separated NAME=N, each at most once.
+  constexpr std::string_view kExpected = "(expected weight=N or max_connections=N)";
+  bool seen_weight = false;
+  bool seen_cap = false;
   std::string_view rest = text.substr(end);
-  while (!rest.empty() && is_space(rest.front())) rest.remove_prefix(1);
-  if (rest.empty()) return spec;
-  constexpr std::string_view kWeight = "weight=";
-  if (rest.substr(0, kWeight.size()) != kWeight ||
-      rest.find_first_of(" \t") != std::string_view::npos) {
-    return Error{"unexpected " + quoted(rest) + " after the address (expected weight=N)"};
+  for (;;) {
+    while (!rest.empty() && is_space(rest.front())) rest.remove_prefix(1);
+    if (rest.empty()) return spec;
+    size_t token_end = 0;
+    while (token_end < rest.size() && !is_space(rest[token_end])) ++token_end;
+    std::string_view token = rest.substr(0, token_end);
+    rest.remove_prefix(token_end);
+    size_t equals = token.find('=');
+    std::string_view option = token.substr(0, equals);
+    bool is_weight = option == "weight";
+    if (equals == std::string_view::npos || (!is_weight && option != "max_connections")) {
+      return Error{"unexpected " + quoted(token) + " after the address " + std::string(kExpected)};
+    }
+    bool& seen = is_weight ? seen_weight : seen_cap;
+    if (seen) return Error{std::string(option) + "= given twice"};
+    seen = true;
+    std::string_view number = token.substr(equals + 1);
+    if (number.empty()) {
+      return Error{std::string(option) + "= without a number (expected " + std::string(option) +
+                   "=N)"};
+    }
+    if (is_weight) {
+      Result<uint64_t> weight = parse_uint(number, 0, 256);
+      if (!weight) return Error{"weight " + weight.error().message};
+      spec.weight = static_cast<uint32_t>(weight.value());
+    } else {
+      Result<uint64_t> cap = parse_uint(number, 0, 10000000);
+      if (!cap) return Error{"max_connections " + cap.error().message};
+      spec.max_connections = static_cast<uint32_t>(cap.value());
+    }
   }
-  std::string_view number = rest.substr(kWeight.size());
-  if (number.empty()) return Error{"weight= without a number (expected weight=N)"};
-  Result<uint64_t> weight = parse_uint(number, 0, 256);
-  if (!weight) return Error{"weight " + weight.error().message};
-  spec.weight = static_cast<uint32_t>(weight.value());
-  return spec;
 }
 
 Result<void> check_plugin_file_name(std::string_view name) {

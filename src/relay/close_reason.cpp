@@ -18,6 +18,7 @@ std::string_view close_reason_name(CloseReason reason) noexcept {
     case CloseReason::kProxyHeader: return "proxy_header";
     case CloseReason::kNoBackend: return "no_backend";
     case CloseReason::kAdmin: return "admin";
+    case CloseReason::kQueueTimeout: return "queue_timeout";
   }
   return "error";
 }

@@ -13,6 +13,7 @@
 
 #include "arus/balance/balancer.hpp"
 #include "arus/relay/access_log.hpp"
+#include "arus/core/clock.hpp"
 #include "arus/core/log.hpp"
 #include "arus/net/local_shortage.hpp"
 #include "arus/net/socket.hpp"
@@ -163,21 +164,92 @@ void Connection::refuse_proxy_header(const char* reason) noexcept {
 
 void Connection::connect_next_backend(int avoid) noexcept {
   const RouteRuntime& runtime = *route_->runtime;
-  uint64_t now = host_.reactor().now_ms();
-  uint64_t client_hash = hash_client_address(client_address_.ip_bytes());
-  backend_index_ = route_->balancer->pick(runtime.backends.get(), runtime.backend_count, now,
-                                          client_hash, avoid);
-  if (backend_index_ < 0) {
+  // While clients wait for a slot, a newcomer queues behind them instead of taking one.
+  int chosen = Balancer::kAllFull;
+  if (runtime.queue->empty()) {
+    uint64_t client_hash = hash_client_address(client_address_.ip_bytes());
+    chosen = route_->balancer->acquire(runtime.backends.get(), runtime.backend_count,
+                                       host_.reactor().now_ms(), client_hash, avoid);
+  }
+  if (chosen == Balancer::kNoneUp || chosen == Balancer::kAllDrained) {
     // None up (checks know them down) on the first pick: refused at once, never left
     // waiting on a connect to a dead backend. After a failed try, or every backend
-    // drained (weight 0): connect_failed, as before.
-    bool refused = backend_index_ == Balancer::kNoneUp && avoid < 0;
+    // drained: connect_failed, as before.
+    bool refused = chosen == Balancer::kNoneUp && avoid < 0;
     finish(refused ? CloseReason::kNoBackend : CloseReason::kConnectFailed);
     return;
   }
-  runtime.backends[backend_index_].active.fetch_add(1, std::memory_order_relaxed);
+  if (chosen == Balancer::kAllFull) {
+    wait_for_slot();
+    return;
+  }
+  backend_index_ = chosen;
   backend_slot_held_ = true;
+  connect_to_backend();
+}
 
+// Every backend that is up is at its max_connections (or clients wait already).
+void Connection::wait_for_slot() noexcept {
+  const RouteRuntime& runtime = *route_->runtime;
+  const uint64_t timeout_ms = runtime.config.limits.queue_timeout_ms;
+  if (timeout_ms == 0) {  // no queue: refused at once
+    stats_add(route_->stats->refused_backend_limit);
+    finish(CloseReason::kLimit);
+    return;
+  }
+  state_ = State::kQueued;
+  ++queue_ticket_;
+  int index = runtime.queue->take_or_wait(queue_ticket_link_);
+  if (index >= 0) {  // a slot freed meanwhile
+    state_ = State::kConnecting;
+    backend_index_ = index;
+    backend_slot_held_ = true;
+    connect_to_backend();
+    return;
+  }
+  // The client socket stays registered, but nothing reads it while queued: its bytes
+  // wait in the kernel. No idle timer: the queue timeout replaces it.
+  host_.reactor().timers().schedule(deadline_, host_.reactor().now_ms() + timeout_ms);
+}
+
+int Connection::QueueTicket::take_slot() noexcept {
+  // route_ was set before the connection queued and stays until it leaves the queue.
+  const RouteRuntime& runtime = *connection_.route_->runtime;
+  return take_free_slot(runtime.backends.get(), runtime.backend_count, monotonic_ms());
+}
+
+void Connection::QueueTicket::on_slot_granted(int index) noexcept {
+  connection_.granted_index_ = index;
+  // The explicit cross-worker hand-off: the rest runs on the connection's own worker.
+  // The ticket tells a stale task (the connection gave up and was reused) from this wait.
+  Connection* connection = &connection_;
+  uint64_t ticket = connection_.queue_ticket_;
+  connection_.host_.reactor().post([connection, ticket] { connection->on_slot_granted(ticket); });
+}
+
+void Connection::on_slot_granted(uint64_t ticket) noexcept {
+  // Closed meanwhile: finish() found the grant (cancel() said false) and gave it back.
+  if (state_ != State::kQueued || ticket != queue_ticket_) return;
+  host_.reactor().timers().cancel(deadline_);
+  state_ = State::kConnecting;
+  backend_index_ = granted_index_;
+  backend_slot_held_ = true;
+  connect_to_backend();
+}
+
+// A queued connection that closes: out of the queue, or, when a slot was granted
+// already, that slot is now the connection's to give back.
+void Connection::leave_queue() noexcept {
+  if (!route_->runtime->queue->cancel(queue_ticket_link_)) {
+    backend_index_ = granted_index_;
+    backend_slot_held_ = true;
+  }
+}
+
+// backend_index_ holds a slot: connect to it.
+void Connection::connect_to_backend() noexcept {
+  const RouteRuntime& runtime = *route_->runtime;
+  uint64_t now = host_.reactor().now_ms();
   const BackendConfig& backend = runtime.config.backends[backend_index_];
   ConnectAttempt attempt = connect_tcp(backend.address);
   if (!attempt.fd && is_local_shortage(attempt.error)) {
@@ -307,6 +379,11 @@ void Connection::on_connect_failed(int error, bool timed_out) noexcept {
 void Connection::on_deadline() noexcept {
   if (state_ == State::kReadingHeader) {
     refuse_proxy_header("timed out");
+    return;
+  }
+  if (state_ == State::kQueued) {
+    stats_add(route_->stats->queue_timeouts);
+    finish(CloseReason::kQueueTimeout);
     return;
   }
   if (state_ == State::kConnecting) {
@@ -555,7 +632,8 @@ void Connection::count_bytes(uint64_t to_backend_before, uint64_t to_client_befo
 
 void Connection::release_backend_slot() noexcept {
   if (!backend_slot_held_) return;
-  route_->runtime->backends[backend_index_].active.fetch_sub(1, std::memory_order_relaxed);
+  // Through the queue: a client waiting for this route may take the slot at once.
+  route_->runtime->queue->release(*route_->runtime->backends[backend_index_].slots);
   backend_slot_held_ = false;
 }
 
@@ -563,6 +641,7 @@ void Connection::finish(CloseReason reason) noexcept {
   if (state_ == State::kClosed || state_ == State::kIdle) return;
   Reactor& reactor = host_.reactor();
   reactor.timers().cancel(deadline_);
+  if (state_ == State::kQueued) leave_queue();
   if (resume_pending_) {
     reactor.cancel_resume(&client_events_);
     resume_pending_ = false;
@@ -630,6 +709,7 @@ void Connection::recycle() noexcept {
   backend_slot_held_ = false;
   backend_connected_ = false;
   backend_index_ = -1;
+  granted_index_ = -1;
   tries_left_ = 0;
   failed_side_ = Side::kNone;
   close_error_ = 0;

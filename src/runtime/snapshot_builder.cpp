@@ -6,7 +6,9 @@
 
 #include "arus/config/config_error.hpp"
 #include "arus/plugin/plugin_loader.hpp"
+#include "arus/core/clock.hpp"
 #include "arus/worker/admission.hpp"
+#include "arus/worker/source_limits.hpp"
 
 namespace arus {
 namespace {
@@ -34,16 +36,21 @@ int find_backend(const std::vector<BackendConfig>& backends, size_t count,
 // meet in one state. Only the running generation is looked at: a backend removed by one
 // reload and added back by a later one starts up, as a backend a reload adds. The same
 // HOST:PORT twice in a route is one backend with one state (and one stats row).
-// Open-connection counts are not shared: connections on the old generation count down
-// on the old state.
-void share_backend_health(const RouteRuntime* kept, RouteRuntime& to) {
+// The open-connection count and cap (BackendSlots) are handed over the same way, so
+// connections still open on the old generation count against the cap; the new cap
+// applies when the caller commits (apply_backend_caps).
+void share_backend_state(const RouteRuntime* kept, RouteRuntime& to) {
   for (size_t i = 0; i < to.backend_count; ++i) {
     const std::string& name = to.config.backends[i].name;
     if (int same = find_backend(to.config.backends, i, name); same >= 0) {
       to.backends[i].health = to.backends[same].health;
+      to.backends[i].slots = to.backends[same].slots;
     } else if (kept != nullptr) {
       int old = find_backend(kept->config.backends, kept->backend_count, name);
-      if (old >= 0) to.backends[i].health = kept->backends[old].health;
+      if (old >= 0) {
+        to.backends[i].health = kept->backends[old].health;
+        to.backends[i].slots = kept->backends[old].slots;
+      }
     }
   }
 }
@@ -69,21 +76,40 @@ Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config, const Snapsho
     std::shared_ptr<Admission> admission =
         kept != nullptr ? kept->admission : std::make_shared<Admission>(route.max_connections);
     auto runtime = std::make_unique<RouteRuntime>(route, std::move(filter), std::move(admission));
-    share_backend_health(kept, *runtime);
+    share_backend_state(kept, *runtime);
+    if (kept != nullptr) runtime->queue = kept->queue;
+    runtime->source_limits = kept != nullptr
+                                 ? kept->source_limits
+                                 : std::make_shared<SourceLimits>(route.limits, monotonic_ms());
     snapshot->routes.push_back(std::move(runtime));
   }
   return snapshot;
+}
+
+void apply_limits(const Snapshot& snapshot) {
+  for (const auto& route : snapshot.routes) {
+    route->admission->set_limit(route->config.max_connections);
+    route->source_limits->set_config(route->config.limits);
+    for (size_t i = 0; i < route->backend_count; ++i) {
+      route->backends[i].slots->set_cap(route->config.backends[i].max_connections);
+    }
+    // A raised cap or an added backend may have room for clients already waiting.
+    route->queue->serve();
+  }
 }
 
 void attach_stats(Snapshot& snapshot, StatsTable& stats, uint64_t generation) {
   snapshot.generation = generation;
   for (auto& route : snapshot.routes) {
     route->counters = stats.counters_for(route->config);
+    if (route->counters.route) stats.show_queue(*route->counters.route, route->queue);
     for (size_t i = 0; i < route->backend_count; ++i) {
       BackendStats* row = route->counters.backends[i].get();
-      if (row != nullptr) stats.show_health(*row, route->backends[i].health);
       // Now that this generation is committed, /stats shows its weight.
       route->backends[i].health->admin.set_configured_weight(route->config.backends[i].weight);
+      if (row == nullptr) continue;
+      stats.show_health(*row, route->backends[i].health);
+      stats.show_slots(*row, route->backends[i].slots);
     }
   }
 }

@@ -77,6 +77,7 @@ void render_backend(std::string& out, const BackendSnapshot& b) {
   out += '}';
   field(out, "admin_state", std::string_view(b.admin_state));
   field(out, "weight", static_cast<uint64_t>(b.weight));
+  field(out, "max_connections", b.max_connections);
   out += '}';
 }
 
@@ -97,6 +98,10 @@ void render_route(std::string& out, const RouteSnapshot& r) {
   field(out, "route_limit", r.refused_route_limit);
   field(out, "global_limit", r.refused_global_limit);
   field(out, "fds", r.refused_fds);
+  field(out, "backend_limit", r.refused_backend_limit);
+  field(out, "source_limit", r.refused_source_limit);
+  field(out, "rate_limit", r.refused_rate_limit);
+  field(out, "source_rate_limit", r.refused_source_rate_limit);
   out += '}';
   key(out, "timeouts");
   out += '{';
@@ -105,6 +110,8 @@ void render_route(std::string& out, const RouteSnapshot& r) {
   out += '}';
   field(out, "filter_closed", r.filter_closed);
   field(out, "proxy_header_errors", r.proxy_header_errors);
+  field(out, "queue_length", r.queue_length);
+  field(out, "queue_timeouts", r.queue_timeouts);
   key(out, "backends");
   out += '[';
   for (const BackendSnapshot& b : r.backends) render_backend(out, b);

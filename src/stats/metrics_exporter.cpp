@@ -135,7 +135,22 @@ std::string render_prometheus(const StatsSnapshot& s) {
     sample(out, "arus_refused_total", {{"route", r.name}, {"reason", "global_limit"}},
            r.refused_global_limit);
     sample(out, "arus_refused_total", {{"route", r.name}, {"reason", "fds"}}, r.refused_fds);
+    sample(out, "arus_refused_total", {{"route", r.name}, {"reason", "backend_limit"}},
+           r.refused_backend_limit);
+    sample(out, "arus_refused_total", {{"route", r.name}, {"reason", "source_limit"}},
+           r.refused_source_limit);
+    sample(out, "arus_refused_total", {{"route", r.name}, {"reason", "rate_limit"}},
+           r.refused_rate_limit);
+    sample(out, "arus_refused_total", {{"route", r.name}, {"reason", "source_rate_limit"}},
+           r.refused_source_rate_limit);
   }
+
+  route_family(out, s, "arus_queue_length", "gauge",
+               "Clients waiting for a backend slot per route.",
+               [](const RouteSnapshot& r) { return r.queue_length; });
+  route_family(out, s, "arus_queue_timeouts_total", "counter",
+               "Clients closed after waiting queue_timeout_ms for a backend slot.",
+               [](const RouteSnapshot& r) { return r.queue_timeouts; });
 
   family(out, "arus_timeouts_total", "counter",
          "Timeouts per route and kind: connect attempts, idle connections.");
@@ -160,6 +175,9 @@ std::string render_prometheus(const StatsSnapshot& s) {
   backend_family(out, s, "arus_backend_connections_active", "gauge",
                  "Connections open to each backend.",
                  [](const BackendSnapshot& b) { return b.connections_active; });
+  backend_family(out, s, "arus_backend_max_connections", "gauge",
+                 "Each backend's max_connections cap; 0 = none.",
+                 [](const BackendSnapshot& b) { return b.max_connections; });
   backend_family(out, s, "arus_backend_up", "gauge",
                  "1 while the backend is considered up, 0 while it is marked down.",
                  [](const BackendSnapshot& b) { return uint64_t{b.up ? 1u : 0u}; });

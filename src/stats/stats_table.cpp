@@ -6,6 +6,8 @@
 #include <mutex>
 
 #include "arus/balance/backend_health.hpp"
+#include "arus/balance/backend_queue.hpp"
+#include "arus/balance/backend_slots.hpp"
 #include "arus/core/clock.hpp"
 #include "arus/core/log.hpp"
 
@@ -34,6 +36,7 @@ BackendSnapshot StatsTable::sum_backend(BackendStats& row, unsigned shard_count)
     out.admin_state = std::string(admin_state_name(row.health_->admin.state()));
     out.weight = row.health_->admin.effective_weight();
   }
+  out.max_connections = row.slots_ == nullptr ? 0 : row.slots_->cap();
   for (unsigned i = 0; i < shard_count; ++i) {
     const BackendShard& s = row.shard(i);
     out.connections_total += s.connections_total.load(std::memory_order_relaxed);
@@ -167,6 +170,16 @@ void StatsTable::show_health(BackendStats& row, std::shared_ptr<const BackendHea
   row.health_ = std::move(health);
 }
 
+void StatsTable::show_slots(BackendStats& row, std::shared_ptr<const BackendSlots> slots) {
+  std::unique_lock lock(mutex_);
+  row.slots_ = std::move(slots);
+}
+
+void StatsTable::show_queue(RouteStats& row, std::shared_ptr<const BackendQueue> queue) {
+  std::unique_lock lock(mutex_);
+  row.queue_ = std::move(queue);
+}
+
 StatsSnapshot StatsTable::snapshot() const {
   StatsSnapshot out;
   out.version = version_;
@@ -203,7 +216,14 @@ StatsSnapshot StatsTable::snapshot() const {
       r.timeouts_idle += s.timeouts_idle.load(std::memory_order_relaxed);
       r.filter_closed += s.filter_closed.load(std::memory_order_relaxed);
       r.proxy_header_errors += s.proxy_header_errors.load(std::memory_order_relaxed);
+      r.refused_backend_limit += s.refused_backend_limit.load(std::memory_order_relaxed);
+      r.refused_source_limit += s.refused_source_limit.load(std::memory_order_relaxed);
+      r.refused_rate_limit += s.refused_rate_limit.load(std::memory_order_relaxed);
+      r.refused_source_rate_limit +=
+          s.refused_source_rate_limit.load(std::memory_order_relaxed);
+      r.queue_timeouts += s.queue_timeouts.load(std::memory_order_relaxed);
     }
+    r.queue_length = row.queue_ == nullptr ? 0 : row.queue_->length();
     // A live route shows every configured backend; a retired one only those still busy.
     for (const auto& b : row.backends_) {
       BackendSnapshot s = sum_backend(*b, shards);

@@ -5,6 +5,7 @@
 
 #include "arus/core/log.hpp"
 #include "arus/relay/access_log.hpp"
+#include "arus/worker/source_limits.hpp"
 
 namespace arus {
 namespace {
@@ -83,6 +84,12 @@ void Worker::begin_drain() {
   reactor_->post([this] {
     draining_ = true;
     listeners_.clear();  // closing the sockets makes the kernel refuse new clients
+    // Clients still waiting for a backend slot would only wait out the grace period.
+    std::vector<Connection*> queued;
+    for (Connection* c = open_.front(); c != nullptr; c = decltype(open_)::next(*c)) {
+      if (c->state() == Connection::State::kQueued) queued.push_back(c);
+    }
+    for (Connection* c : queued) c->finish(CloseReason::kShutdown);
   });
 }
 
@@ -172,8 +179,15 @@ void Worker::on_accept(size_t route_index, UniqueFd client_fd,
     refuse(route, route.stats->refused_route_limit, std::move(client_fd), client_address);
     return;
   }
+  if (std::atomic<uint64_t>* refused = refused_by_source(route, client_address)) {
+    route.runtime->admission->leave();
+    global_admission_.leave();
+    refuse(route, *refused, std::move(client_fd), client_address);
+    return;
+  }
   Connection* connection = acquire_connection();
   if (connection == nullptr) {
+    release_source(route, client_address);
     route.runtime->admission->leave();
     global_admission_.leave();
     return;  // out of memory: dropping the socket closes it
@@ -182,6 +196,30 @@ void Worker::on_accept(size_t route_index, UniqueFd client_fd,
   open_.push_front(*connection);
   active_count_.fetch_add(1, std::memory_order_relaxed);
   connection->start(std::move(client_fd), client_address, route, current_.get());
+}
+
+// The one place the per-source and rate limits judge a client, by `client`, the address
+// it connects from. Null: admitted, and counted on its source until on_connection_closed.
+// Otherwise the arus_refused_total counter of the reason.
+std::atomic<uint64_t>* Worker::refused_by_source(const WorkerRoute& route,
+                                                 const SocketAddress& client) noexcept {
+  SourceLimits* limits = route.runtime->source_limits.get();
+  if (limits == nullptr) return nullptr;
+  switch (limits->admit(client.ip_bytes(), reactor_->now_ms())) {
+    case SourceVerdict::kAdmit:
+      return nullptr;
+    case SourceVerdict::kSourceLimit:
+      return &route.stats->refused_source_limit;
+    case SourceVerdict::kRateLimit:
+      return &route.stats->refused_rate_limit;
+    case SourceVerdict::kSourceRateLimit:
+      return &route.stats->refused_source_rate_limit;
+  }
+  return nullptr;
+}
+
+void Worker::release_source(const WorkerRoute& route, const SocketAddress& client) noexcept {
+  if (SourceLimits* limits = route.runtime->source_limits.get()) limits->release(client.ip_bytes());
 }
 
 void Worker::refuse(const WorkerRoute& route, std::atomic<uint64_t>& reason_counter,
@@ -207,6 +245,7 @@ void Worker::on_refused_no_descriptor(size_t route_index,
 }
 
 void Worker::on_connection_closed(Connection& connection) noexcept {
+  release_source(*connection.route(), connection.client_address());
   connection.route()->runtime->admission->leave();
   global_admission_.leave();
   // Every connection of this worker started in one of its generations (on_accept).

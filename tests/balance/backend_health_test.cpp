@@ -247,9 +247,9 @@ TEST(BackendHealth, TransitionsAlternateWhateverThreadMakesThem) {
   EXPECT_TRUE(health.marked_up());
 }
 
-TEST(BackendState, NotCopyableOrMovable) {
-  static_assert(!std::is_copy_constructible_v<BackendState>);
-  static_assert(!std::is_move_constructible_v<BackendState>);
+TEST(BackendState, SharedPartsNotCopyableOrMovable) {
+  static_assert(!std::is_copy_constructible_v<BackendSlots>);
+  static_assert(!std::is_move_constructible_v<BackendSlots>);
   static_assert(!std::is_copy_constructible_v<BackendHealth>);
   SUCCEED();
 }
@@ -263,7 +263,7 @@ TEST(BackendState, BuiltInPlaceInContainers) {
   EXPECT_EQ(array[0].weight, 3u);
   EXPECT_EQ(array[1].weight, 0u);
   EXPECT_EQ(array[2].weight, 256u);
-  EXPECT_EQ(array[2].active.load(), 0u);
+  EXPECT_EQ(array[2].slots->active(), 0u);
   EXPECT_TRUE(array[2].health->is_up(kNow));
 
   // A deque grows without moving its elements, so it can emplace them one by one.
@@ -282,14 +282,33 @@ TEST(BackendState, ActiveCountSharedByThreads) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 10'000; ++i) {
-        state.active.fetch_add(1, std::memory_order_relaxed);
-        state.active.fetch_sub(1, std::memory_order_relaxed);
+        ASSERT_TRUE(state.slots->try_acquire());
+        state.slots->release();
       }
-      state.active.fetch_add(1, std::memory_order_relaxed);
+      ASSERT_TRUE(state.slots->try_acquire());
     });
   }
   for (auto& t : threads) t.join();
-  EXPECT_EQ(state.active.load(), static_cast<uint32_t>(kThreads));
+  EXPECT_EQ(state.slots->active(), static_cast<uint32_t>(kThreads));
+}
+
+TEST(BackendSlots, CapHoldsUnderContention) {
+  BackendSlots slots(5);
+  constexpr int kThreads = 4;
+  std::atomic<int> over{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 20'000; ++i) {
+        if (!slots.try_acquire()) continue;
+        if (slots.active() > 5) over.fetch_add(1);
+        slots.release();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(over.load(), 0);
+  EXPECT_EQ(slots.active(), 0u);
 }
 
 }  // namespace

@@ -26,6 +26,10 @@ struct Backends {
     for (uint32_t w : weights) states[i++].weight = w;
   }
   void mark_down(size_t i) { states[i].health->record_failure(kNow); }
+  // Opens `n` connections on backend i (takes n slots).
+  void hold(size_t i, int n) {
+    for (int k = 0; k < n; ++k) ASSERT_TRUE(states[i].slots->try_acquire());
+  }
   const BackendState* get() const { return states.get(); }
   size_t count;
   std::unique_ptr<BackendState[]> states;
@@ -155,16 +159,16 @@ TEST(Balancer, SourceHashFollowsBackendNamesAcrossReorder) {
 TEST(Balancer, LeastConnPicksLowestActivePerWeight) {
   Backends b{1, 1, 1};
   Balancer balancer(BalanceMode::kLeastConn, b.count);
-  b.states[0].active = 5;
-  b.states[1].active = 1;
-  b.states[2].active = 3;
+  b.hold(0, 5);
+  b.hold(1, 1);
+  b.hold(2, 3);
   EXPECT_EQ(balancer.pick(b.get(), b.count, kNow, 0, -1), 1);
   // Weighted: 3/4 beats 1/1 and 2/2.
   Backends w{1, 4, 2};
   Balancer weighted(BalanceMode::kLeastConn, w.count);
-  w.states[0].active = 1;
-  w.states[1].active = 3;
-  w.states[2].active = 2;
+  w.hold(0, 1);
+  w.hold(1, 3);
+  w.hold(2, 2);
   EXPECT_EQ(weighted.pick(w.get(), w.count, kNow, 0, -1), 1);
 }
 
@@ -186,11 +190,11 @@ TEST(Balancer, LeastConnKeepsLoadProportionalToWeight) {
   for (int i = 0; i < 8000; ++i) {
     int chosen = balancer.pick(b.get(), b.count, kNow, 0, -1);
     ASSERT_GE(chosen, 0);
-    b.states[chosen].active.fetch_add(1);
+    b.hold(static_cast<size_t>(chosen), 1);
   }
-  EXPECT_EQ(b.states[0].active.load(), 1000u);
-  EXPECT_EQ(b.states[1].active.load(), 2000u);
-  EXPECT_EQ(b.states[2].active.load(), 5000u);
+  EXPECT_EQ(b.states[0].slots->active(), 1000u);
+  EXPECT_EQ(b.states[1].slots->active(), 2000u);
+  EXPECT_EQ(b.states[2].slots->active(), 5000u);
 }
 
 TEST(Balancer, WeightZeroIsNeverPicked) {
@@ -349,6 +353,65 @@ TEST(Balancer, FewerBackendsThanConfiguredIsFine) {
   Balancer balancer(BalanceMode::kRoundRobin, 5);
   std::vector<int> counts = count_picks(balancer, b, 300);
   EXPECT_EQ(counts, (std::vector<int>{100, 100, 100}));
+}
+
+TEST(Balancer, SkipsFullBackendsInEveryMode) {
+  for (BalanceMode mode : kAllModes) {
+    Backends b{1, 1, 1};
+    b.states[0].slots->set_cap(2);
+    b.states[2].slots->set_cap(1);
+    b.hold(0, 2);
+    b.hold(2, 1);
+    Balancer balancer(mode, b.count);
+    for (uint32_t c = 0; c < 50; ++c) {
+      EXPECT_EQ(balancer.pick(b.get(), b.count, kNow, client(c), -1), 1);
+    }
+  }
+}
+
+TEST(Balancer, AllFullIsToldApartFromNoneSelectable) {
+  Backends b{1, 0};
+  b.states[0].slots->set_cap(1);
+  Balancer balancer(BalanceMode::kRoundRobin, b.count);
+  EXPECT_EQ(balancer.acquire(b.get(), b.count, kNow, 0, -1), 0);
+  EXPECT_EQ(b.states[0].slots->active(), 1u);
+  EXPECT_EQ(balancer.acquire(b.get(), b.count, kNow, 0, -1), Balancer::kAllFull);
+  EXPECT_EQ(b.states[0].slots->active(), 1u);  // a refused acquire takes nothing
+  Backends drained{0, 0};
+  EXPECT_EQ(balancer.pick(drained.get(), drained.count, kNow, 0, -1), Balancer::kAllDrained);
+  // A cap raised (a reload) makes room at once; a lowered cap cuts nothing.
+  b.states[0].slots->set_cap(2);
+  EXPECT_EQ(balancer.acquire(b.get(), b.count, kNow, 0, -1), 0);
+  b.states[0].slots->set_cap(1);
+  EXPECT_EQ(b.states[0].slots->active(), 2u);
+  EXPECT_EQ(balancer.pick(b.get(), b.count, kNow, 0, -1), Balancer::kAllFull);
+}
+
+TEST(Balancer, FullUpBackendsAreNotBypassedForDownOnes) {
+  // The up backend is full and the other is down: the client waits for the up one
+  // rather than going to the dead one. With nothing up, a down one is still tried.
+  Backends b{1, 1};
+  b.states[0].slots->set_cap(1);
+  b.hold(0, 1);
+  b.mark_down(1);
+  Balancer balancer(BalanceMode::kRoundRobin, b.count);
+  EXPECT_EQ(balancer.pick(b.get(), b.count, kNow, 0, -1), Balancer::kAllFull);
+  b.mark_down(0);
+  EXPECT_EQ(balancer.pick(b.get(), b.count, kNow, 0, -1), 1);
+}
+
+TEST(Balancer, TakeFreeSlotPrefersTheLeastLoadedUpBackend) {
+  Backends b{1, 1, 1};
+  for (size_t i = 0; i < 3; ++i) b.states[i].slots->set_cap(3);
+  b.hold(0, 1);
+  b.hold(1, 2);
+  b.mark_down(2);
+  EXPECT_EQ(take_free_slot(b.get(), b.count, kNow), 0);
+  EXPECT_EQ(take_free_slot(b.get(), b.count, kNow), 0);  // 1 vs 2: still 0, ties to first
+  EXPECT_EQ(take_free_slot(b.get(), b.count, kNow), 1);
+  EXPECT_EQ(take_free_slot(b.get(), b.count, kNow), -1);  // up ones full; down one skipped
+  EXPECT_EQ(b.states[0].slots->active(), 3u);
+  EXPECT_EQ(b.states[1].slots->active(), 3u);
 }
 
 }  // namespace

@@ -231,10 +231,9 @@ TEST(IniLoaderErrors, BadBackendWeight) {
             "proxy.conf:4: [route:web] backend: weight= without a number (expected weight=N)");
   EXPECT_EQ(route_error("backend = 127.0.0.1:9002 wieght=2"),
             "proxy.conf:4: [route:web] backend: unexpected 'wieght=2' after the address "
-            "(expected weight=N)");
+            "(expected weight=N or max_connections=N)");
   EXPECT_EQ(route_error("backend = 127.0.0.1:9002 weight=2 weight=3"),
-            "proxy.conf:4: [route:web] backend: unexpected 'weight=2 weight=3' after the "
-            "address (expected weight=N)");
+            "proxy.conf:4: [route:web] backend: weight= given twice");
 }
 
 TEST(IniLoaderErrors, FilterNotAPlainFileName) {

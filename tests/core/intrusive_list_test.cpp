@@ -50,5 +50,20 @@ TEST(IntrusiveListTest, ErasesFromAnyPosition) {
   EXPECT_EQ(drain(list), (std::vector<int>{1}));
 }
 
+TEST(IntrusiveListTest, PushesToTheBackAndKeepsTheTail) {
+  Item a{1, {}}, b{2, {}}, c{3, {}};
+  ItemList list;
+  list.push_back(a);
+  list.push_back(b);
+  list.push_front(c);
+  EXPECT_EQ(list.back(), &b);
+  EXPECT_EQ(ItemList::next(c), &a);
+  list.erase(b);
+  EXPECT_EQ(list.back(), &a);
+  list.push_back(b);
+  EXPECT_EQ(drain(list), (std::vector<int>{3, 1, 2}));
+  EXPECT_EQ(list.back(), nullptr);
+}
+
 }  // namespace
 }  // namespace arus

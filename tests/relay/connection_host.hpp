@@ -119,16 +119,23 @@ struct TestBackend {
 // runtime, balancer, and shard 0 of the route's and backends' stats rows.
 class TestRoute {
  public:
+  // `backend_cap`: every backend's max_connections; `limits`: the route's LimitsConfig;
+  // `proxy_protocol`: its PROXY protocol keys.
   explicit TestRoute(const std::vector<SocketAddress>& backends,
                      FilterInstancePtr filter = nullptr, uint32_t retries = 2,
+                     uint32_t backend_cap = 0, const LimitsConfig& limits = {},
                      ProxyProtocolConfig proxy_protocol = {})
       : table_(1, "test") {
     auto config = std::make_shared<Config>();
     std::vector<std::string> names;
     for (const SocketAddress& address : backends) names.push_back(address.to_string());
     RouteConfig route = route_config("r", names);
-    for (size_t i = 0; i < backends.size(); ++i) route.backends[i].address = backends[i];
+    for (size_t i = 0; i < backends.size(); ++i) {
+      route.backends[i].address = backends[i];
+      route.backends[i].max_connections = backend_cap;
+    }
     route.retries = retries;
+    route.limits = limits;
     route.proxy_protocol = proxy_protocol;
     config->routes.push_back(std::move(route));
     config->global.access_log = true;

@@ -39,7 +39,7 @@ std::string as_text(const ProxyHeaderBytes& header) {
 
 TEST(ConnectionProxyHeader, NoBackendBeforeTheHeaderIsWholeThenItsSourceIsTheClient) {
   TestBackend live = TestBackend::listening();
-  TestRoute route({live.address}, nullptr, 2, accepting(SendProxy::kV2));
+  TestRoute route({live.address}, nullptr, 2, 0, {}, accepting(SendProxy::kV2));
   FakeHost host;
   StderrCapture log;
   Connection connection(host);
@@ -74,7 +74,7 @@ TEST(ConnectionProxyHeader, NoBackendBeforeTheHeaderIsWholeThenItsSourceIsTheCli
 
 TEST(ConnectionProxyHeader, LocalKeepsTheSocketsPeer) {
   TestBackend live = TestBackend::listening();
-  TestRoute route({live.address}, nullptr, 2, accepting());
+  TestRoute route({live.address}, nullptr, 2, 0, {}, accepting());
   FakeHost host;
   StderrCapture log;
   Connection connection(host);
@@ -95,7 +95,7 @@ TEST(ConnectionProxyHeader, LocalKeepsTheSocketsPeer) {
 
 TEST(ConnectionProxyHeader, GarbageEndsTheConnectionWithoutABackend) {
   TestBackend live = TestBackend::listening();
-  TestRoute route({live.address}, nullptr, 2, accepting());
+  TestRoute route({live.address}, nullptr, 2, 0, {}, accepting());
   FakeHost host;
   StderrCapture log;
   Connection connection(host);
@@ -111,7 +111,7 @@ TEST(ConnectionProxyHeader, GarbageEndsTheConnectionWithoutABackend) {
 
 TEST(ConnectionProxyHeader, ASilentClientIsClosedAtTheTimeout) {
   TestBackend live = TestBackend::listening();
-  TestRoute route({live.address}, nullptr, 2, accepting(SendProxy::kOff, 20));
+  TestRoute route({live.address}, nullptr, 2, 0, {}, accepting(SendProxy::kOff, 20));
   FakeHost host;
   StderrCapture log;
   Connection connection(host);
@@ -124,7 +124,7 @@ TEST(ConnectionProxyHeader, ASilentClientIsClosedAtTheTimeout) {
 
 TEST(ConnectionProxyHeader, SendProxyWithoutAcceptNamesTheSocketsAddresses) {
   TestBackend live = TestBackend::listening();
-  TestRoute route({live.address}, nullptr, 2, ProxyProtocolConfig{false, 3000, SendProxy::kV1});
+  TestRoute route({live.address}, nullptr, 2, 0, {}, ProxyProtocolConfig{false, 3000, SendProxy::kV1});
   FakeHost host;
   StderrCapture log;
   Connection connection(host);

@@ -119,5 +119,38 @@ TEST(AttachStats, Issue12BackendUpIsReadFromTheSharedHealth) {
   EXPECT_TRUE(up());
 }
 
+// Issue 16: a backend's open-connection count survives a reload (connections of the old
+// generation still count against the cap), the new cap applies only at the commit, and
+// the route keeps its queue and per-source limits.
+TEST(BuildSnapshot, BackendSlotsQueueAndLimitsAreHandedOverAndCapsApplyAtCommit) {
+  RouteConfig web = route_config("web", {"a:1", "b:2"});
+  web.backends[0].max_connections = 2;
+  web.limits.max_connections_per_source = 3;
+  auto first = snapshot({web});
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->routes[0]->backends[0].slots->cap(), 2u);
+  ASSERT_TRUE(first->routes[0]->backends[0].slots->try_acquire());
+  ASSERT_NE(first->routes[0]->source_limits, nullptr);
+
+  RouteConfig changed = route_config("web", {"b:2", "a:1"});
+  changed.backends[1].max_connections = 5;
+  auto second = snapshot({changed}, first.get());
+  ASSERT_TRUE(second);
+  const RouteRuntime& route = *second->routes[0];
+  EXPECT_EQ(route.backends[1].slots, first->routes[0]->backends[0].slots);
+  EXPECT_EQ(route.backends[1].slots->active(), 1u);
+  EXPECT_EQ(route.backends[1].slots->cap(), 2u) << "not before the commit";
+  EXPECT_EQ(route.queue, first->routes[0]->queue);
+  EXPECT_EQ(route.source_limits, first->routes[0]->source_limits);
+  apply_limits(*second);
+  EXPECT_EQ(route.backends[1].slots->cap(), 5u);
+  EXPECT_EQ(route.backends[0].slots->cap(), 0u);
+
+  auto other = snapshot({route_config("api", {"a:1"})}, second.get());
+  ASSERT_TRUE(other);
+  EXPECT_NE(other->routes[0]->queue, route.queue) << "another route, another queue";
+  EXPECT_EQ(other->routes[0]->backends[0].slots->active(), 0u);
+}
+
 }  // namespace
 }  // namespace arus

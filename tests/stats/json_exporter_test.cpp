@@ -123,12 +123,15 @@ TEST(JsonExporter, TinyTableExactText) {
       "\"routes\":[{\"name\":\"web\",\"listen\":\"127.0.0.1:8080\",\"retired\":false,"
       "\"connections_active\":1,\"connections_total\":10,"
       "\"bytes\":{\"client_to_backend\":100,\"backend_to_client\":200},"
-      "\"refused\":{\"route_limit\":1,\"global_limit\":2,\"fds\":3},"
+      "\"refused\":{\"route_limit\":1,\"global_limit\":2,\"fds\":3,\"backend_limit\":0,"
+      "\"source_limit\":0,\"rate_limit\":0,\"source_rate_limit\":0},"
       "\"timeouts\":{\"connect\":4,\"idle\":5},\"filter_closed\":6,\"proxy_header_errors\":11,"
+      "\"queue_length\":0,\"queue_timeouts\":0,"
       "\"backends\":[{\"address\":\"127.0.0.1:9001\",\"up\":true,\"connections_active\":1,"
       "\"connections_total\":7,\"connect_errors_total\":8,"
       "\"health\":{\"state\":\"up\",\"last_error\":\"http status 503\",\"checks_ok\":11,"
-      "\"checks_failed\":12,\"state_changes\":13},\"admin_state\":\"ready\",\"weight\":1}]}]}\n";
+      "\"checks_failed\":12,\"state_changes\":13},\"admin_state\":\"ready\",\"weight\":1,"
+      "\"max_connections\":0}]}]}\n";
   std::string json = render_json(tiny_snapshot());
   EXPECT_EQ(json, expected);
   EXPECT_TRUE(JsonReader(json).valid());

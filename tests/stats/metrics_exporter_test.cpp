@@ -57,6 +57,17 @@ TEST(MetricsExporter, TinyTableExactText) {
       "arus_refused_total{route=\"web\",reason=\"route_limit\"} 1\n"
       "arus_refused_total{route=\"web\",reason=\"global_limit\"} 2\n"
       "arus_refused_total{route=\"web\",reason=\"fds\"} 3\n"
+      "arus_refused_total{route=\"web\",reason=\"backend_limit\"} 0\n"
+      "arus_refused_total{route=\"web\",reason=\"source_limit\"} 0\n"
+      "arus_refused_total{route=\"web\",reason=\"rate_limit\"} 0\n"
+      "arus_refused_total{route=\"web\",reason=\"source_rate_limit\"} 0\n"
+      "# HELP arus_queue_length Clients waiting for a backend slot per route.\n"
+      "# TYPE arus_queue_length gauge\n"
+      "arus_queue_length{route=\"web\"} 0\n"
+      "# HELP arus_queue_timeouts_total Clients closed after waiting queue_timeout_ms for a "
+      "backend slot.\n"
+      "# TYPE arus_queue_timeouts_total counter\n"
+      "arus_queue_timeouts_total{route=\"web\"} 0\n"
       "# HELP arus_timeouts_total Timeouts per route and kind: connect attempts, idle "
       "connections.\n"
       "# TYPE arus_timeouts_total counter\n"
@@ -80,6 +91,9 @@ TEST(MetricsExporter, TinyTableExactText) {
       "# HELP arus_backend_connections_active Connections open to each backend.\n"
       "# TYPE arus_backend_connections_active gauge\n"
       "arus_backend_connections_active{route=\"web\",backend=\"127.0.0.1:9001\"} 1\n"
+      "# HELP arus_backend_max_connections Each backend's max_connections cap; 0 = none.\n"
+      "# TYPE arus_backend_max_connections gauge\n"
+      "arus_backend_max_connections{route=\"web\",backend=\"127.0.0.1:9001\"} 0\n"
       "# HELP arus_backend_up 1 while the backend is considered up, 0 while it is marked "
       "down.\n"
       "# TYPE arus_backend_up gauge\n"
@@ -270,12 +284,15 @@ TEST(MetricsExporter, EveryFamilyHasHelpAndTypeAndEveryLineIsWellFormed) {
       {"arus_connections_active", "gauge"},
       {"arus_bytes_total", "counter"},
       {"arus_refused_total", "counter"},
+      {"arus_queue_length", "gauge"},
+      {"arus_queue_timeouts_total", "counter"},
       {"arus_timeouts_total", "counter"},
       {"arus_filter_closed_total", "counter"},
       {"arus_proxy_header_errors_total", "counter"},
       {"arus_connections_total", "counter"},
       {"arus_connect_errors_total", "counter"},
       {"arus_backend_connections_active", "gauge"},
+      {"arus_backend_max_connections", "gauge"},
       {"arus_backend_up", "gauge"},
       {"arus_backend_state_changes_total", "counter"},
       {"arus_health_checks_total", "counter"},
@@ -292,7 +309,7 @@ TEST(MetricsExporter, EmptyTableStillDescribesEveryFamily) {
   StatsSnapshot s;
   Exposition e = read_exposition(render_prometheus(s));
   for (const auto& error : e.errors) ADD_FAILURE() << error;
-  EXPECT_EQ(e.types.size(), 19u);
+  EXPECT_EQ(e.types.size(), 22u);
   EXPECT_EQ(e.values.count("arus_reloads_total{result=\"error\"}"), 1u);
 }
 

@@ -10,6 +10,8 @@
 
 #include "arus/balance/backend_admin.hpp"
 
+#include "arus/balance/backend_slots.hpp"
+
 namespace arus {
 
 // Passive health: each failed connect marks the backend down for a back-off of 1 s,
@@ -122,9 +124,9 @@ class BackendHealth {
   BackendAdmin admin;
 };
 
-// One backend as seen by all workers. Neither copyable nor movable (atomics): build them
-// in place, e.g. with make_backend_states() from balancer.hpp (Balancer::pick wants a
-// contiguous array), or std::deque::emplace_back.
+// One backend as seen by all workers. Its shared parts (health, slots) are neither
+// copyable nor movable; build the states in place, e.g. with make_backend_states() from
+// balancer.hpp (Balancer::pick wants a contiguous array), or std::deque::emplace_back.
 struct BackendState {
   // 0-256; 0 = drained, never picked. Written before the array is shared with the
   // workers (the hand-over, e.g. a config swap, publishes it) and never changed after.
@@ -136,9 +138,10 @@ struct BackendState {
   // backend) and with its stats row; replaced only before the array is shared (a reload
   // hands a kept backend's object over), never after.
   std::shared_ptr<BackendHealth> health = std::make_shared<BackendHealth>();
-  // Open connections, for least_conn: incremented when a connect starts, decremented
-  // when the connection closes. Relaxed: a hint for balancing, not a limit.
-  std::atomic<uint32_t> active{0};
+  // Open connections and the max_connections cap: taken when a connect starts (the
+  // balancer's acquire), given back when the connection closes; least_conn reads the
+  // count. Never null; shared across generations like `health`.
+  std::shared_ptr<BackendSlots> slots = std::make_shared<BackendSlots>();
 };
 
 }  // namespace arus

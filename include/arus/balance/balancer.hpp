@@ -13,6 +13,9 @@
 
 namespace arus {
 
+// How often acquire() and take_free_slot() pick again when another worker took the slot.
+inline constexpr int kAcquireAttempts = 4;
+
 class Balancer {
  public:
   // Allocates its per-backend state here, so pick() never does. `backend_count` is the
@@ -21,19 +24,24 @@ class Balancer {
 
   BalanceMode mode() const noexcept { return mode_; }
 
+  // pick() and acquire(): no backend may take the connection (all < 0).
   static constexpr int kAllDrained = -1;  // every backend has weight 0, or is drained or disabled
-  static constexpr int kNoneUp = -2;      // none is up and none may be tried anyway
+  static constexpr int kAllFull = -2;     // the ones it would pick are at max_connections
+  static constexpr int kNoneUp = -3;      // none is up and none may be tried anyway
 
-  // Index of the backend for a new connection, or kAllDrained / kNoneUp (both < 0).
+  // Index of the backend for a new connection, or kAllDrained / kAllFull / kNoneUp.
   // `backends`/`count`: the route's shared states (borrowed for the call). `client_hash`:
   // hash_client_address() of the client, used by source_hash only. `avoid`: the backend
   // whose connect just failed, or -1.
   //
-  // Candidates, first non-empty group wins (weight > 0 always required):
+  // Candidates, first non-empty group wins (weight > 0 and room under max_connections
+  // always required):
   //   1. up and not `avoid`;  2. up (a lone backend is retried at once);
   //   3. not `avoid` (nothing is up: try a down one rather than refuse);  4. any.
-  // Groups 3 and 4 leave out backends under active health checks: a check, not a
-  // client, finds out when they are back (the client is refused: kNoneUp).
+  // Groups 3 and 4 are tried only when no selectable backend is up at all (when the up
+  // ones are merely full the client waits for them, or is refused), and leave out
+  // backends under active health checks: a check, not a client, finds out when they
+  // are back (the client is refused: kNoneUp).
   // Among candidates:
   //   round_robin  smooth weighted round robin (nginx): exact weights over each cycle;
   //   least_conn   lowest active/weight; ties share load by weighted round robin;
@@ -43,10 +51,20 @@ class Balancer {
   int pick(const BackendState* backends, size_t count, uint64_t now_ms, uint64_t client_hash,
            int avoid) noexcept;
 
+  // pick(), then takes the chosen backend's slot (BackendSlots::try_acquire): the index
+  // holds a slot the caller must give back. Below 0 as pick().
+  int acquire(const BackendState* backends, size_t count, uint64_t now_ms,
+              uint64_t client_hash, int avoid) noexcept;
+
  private:
   BalanceMode mode_;
   std::vector<int64_t> current_;  // smooth round robin running weights, one per backend
 };
+
+// For a client that waited in the queue, on any thread (no Balancer state): takes a slot
+// on the least loaded (active/weight) selectable backend with room, preferring the ones
+// that are up, and returns its index; -1 when none has room.
+int take_free_slot(const BackendState* backends, size_t count, uint64_t now_ms) noexcept;
 
 // 64-bit hash of a client's address bytes (SocketAddress::ip_bytes()) for source_hash:
 // FNV-1a, then the splitmix64 finalizer so every input bit reaches every output bit.

@@ -13,6 +13,7 @@
 #include "arus/config/health_check_config.hpp"
 #include "arus/config/proxy_protocol_config.hpp"
 #include "arus/config/admin_config.hpp"
+#include "arus/config/limits_config.hpp"
 #include "arus/core/log.hpp"
 #include "arus/net/address.hpp"
 
@@ -28,6 +29,7 @@ struct BackendConfig {
   std::string name;       // "HOST:PORT" exactly as written in the config: the metrics label
   SocketAddress address;  // resolved at load
   uint32_t weight = 1;    // 0-256; 0 = drained: kept, never picked for new connections
+  uint32_t max_connections = 0;  // open connections at most (0 = no cap); full: skipped
   int line = 0;           // where it was written, for messages
 };
 
@@ -45,6 +47,7 @@ struct RouteConfig {
   uint64_t max_connections = 0;  // 0 = no per-route cap
   ProxyProtocolConfig proxy_protocol;
   HealthCheckConfig health_check;  // active checks (health_check* keys); off by default
+  LimitsConfig limits;           // the backend queue, per-source and rate limits
   int line = 0;                  // line of the [route:NAME] header
   KeyLines key_lines;
 };

@@ -40,10 +40,12 @@ struct BackendSpec {
   std::string name;  // the HOST:PORT part as written
   SocketAddress address;
   uint32_t weight = 1;
+  uint32_t max_connections = 0;  // 0 = no cap
 };
 
-// "HOST:PORT" optionally followed by whitespace and "weight=N" (N in 0-256); the
-// address as parse_address.
+// "HOST:PORT" optionally followed by whitespace-separated options, each at most once:
+// "weight=N" (N in 0-256), "max_connections=N" (0-10000000, 0 = none); the address as
+// parse_address.
 Result<BackendSpec> parse_backend(std::string_view text, const AddressLookup& lookup = resolve);
 
 // A filter must name a file directly inside plugin_dir: no '/', not "." or "..".

@@ -18,16 +18,30 @@ class IntrusiveList {
 
   bool empty() const noexcept { return head_ == nullptr; }
   T* front() const noexcept { return head_; }
+  T* back() const noexcept { return tail_; }
   // The element after `element` (linked in this list), or null: for walking the list
   // while nothing is linked or unlinked.
-  T* next(const T& element) const noexcept { return (element.*Hook).next_; }
+  static T* next(const T& element) noexcept { return (element.*Hook).next_; }
 
   // `element` must not be linked.
   void push_front(T& element) noexcept {
     IntrusiveListHook<T>& hook = element.*Hook;
+    hook.prev_ = nullptr;
     hook.next_ = head_;
     if (head_ != nullptr) (head_->*Hook).prev_ = &element;
     head_ = &element;
+    if (tail_ == nullptr) tail_ = &element;
+    hook.linked_ = true;
+  }
+
+  // `element` must not be linked.
+  void push_back(T& element) noexcept {
+    IntrusiveListHook<T>& hook = element.*Hook;
+    hook.next_ = nullptr;
+    hook.prev_ = tail_;
+    if (tail_ != nullptr) (tail_->*Hook).next_ = &element;
+    tail_ = &element;
+    if (head_ == nullptr) head_ = &element;
     hook.linked_ = true;
   }
 
@@ -37,12 +51,14 @@ class IntrusiveList {
     if (hook.prev_ != nullptr) (hook.prev_->*Hook).next_ = hook.next_;
     if (hook.next_ != nullptr) (hook.next_->*Hook).prev_ = hook.prev_;
     if (head_ == &element) head_ = hook.next_;
+    if (tail_ == &element) tail_ = hook.prev_;
     hook.prev_ = hook.next_ = nullptr;
     hook.linked_ = false;
   }
 
  private:
   T* head_ = nullptr;
+  T* tail_ = nullptr;
 };
 
 // The links an IntrusiveList keeps inside an element. Only the list reads or writes

@@ -13,13 +13,15 @@ enum class CloseReason : uint8_t {
   kBackendReset,   // the backend's socket failed (RST, error)
   kIdleTimeout,    // no byte either way for idle_timeout_ms
   kConnectFailed,  // every backend try failed or timed out
-  kLimit,          // refused by max_connections or out of descriptors
+  kLimit,          // refused by a limit (connection caps, full backends without a
+                   // queue, per-source and rate limits) or out of descriptors
   kFilter,         // the filter closed it, failed, or broke its contract
   kShutdown,       // the drain's grace period ran out
   kError,          // a local failure (e.g. no pipe, registration failed)
   kProxyHeader,    // accept_proxy: the PROXY header was missing, malformed or too slow
   kNoBackend,      // no backend up (active health checks): closed at once, nothing sent
   kAdmin,          // closed through the admin API (POST /connections/ID/close)
+  kQueueTimeout,   // waited queue_timeout_ms for a backend slot in vain
 };
 
 std::string_view close_reason_name(CloseReason reason) noexcept;

@@ -1,6 +1,6 @@
 // Connection: one client connection relayed to one backend — the per-connection state
-// machine ([reading header ->] connecting -> relaying [-> closing] -> closed) driving the
-// pumps of both directions. Owned by one worker and touched only on its thread.
+// machine ([reading header ->] [queued ->] connecting -> relaying [-> closing] -> closed)
+// driving the pumps of both directions. Owned by one worker and touched only on its thread.
 #pragma once
 
 #include <cstdint>
@@ -71,9 +71,13 @@ struct ConnectionView {
 class Connection {
  public:
   // kReadingHeader: accept_proxy, waiting for the client's PROXY header; no backend yet.
+  // kQueued: every backend is at its max_connections; the client waits in the route's
+  // BackendQueue (nothing is read from it) until a slot is handed to it.
   // kClosing: one side failed (reset); its last bytes are delivered to the other side,
   // which waits for them to be acknowledged before the reset is passed on to it.
-  enum class State : uint8_t { kIdle, kReadingHeader, kConnecting, kRelaying, kClosing, kClosed };
+  enum class State : uint8_t {
+    kIdle, kReadingHeader, kQueued, kConnecting, kRelaying, kClosing, kClosed
+  };
 
   explicit Connection(ConnectionHost& host) noexcept;
   ~Connection();
@@ -119,8 +123,19 @@ class Connection {
     Connection& connection_;
     bool is_backend_;
   };
-  // Header timeout while reading a PROXY header, connect timeout while connecting, idle
-  // timeout while relaying.
+  // The connection's place in its route's BackendQueue. Its two calls come from whichever
+  // thread frees a slot, under the queue's lock (see backend_queue.hpp).
+  class QueueTicket final : public QueueWaiter {
+   public:
+    explicit QueueTicket(Connection& connection) : connection_(connection) {}
+    int take_slot() noexcept override;
+    void on_slot_granted(int index) noexcept override;
+
+   private:
+    Connection& connection_;
+  };
+  // Header timeout while reading a PROXY header, queue timeout while queued, connect
+  // timeout while connecting, idle timeout while relaying.
   class DeadlineTimer final : public Timer {
    public:
     explicit DeadlineTimer(Connection& connection) : connection_(connection) {}
@@ -153,6 +168,10 @@ class Connection {
   void prepare_backend_header() noexcept;
   bool send_backend_header() noexcept;
   void connect_next_backend(int avoid) noexcept;
+  void wait_for_slot() noexcept;
+  void on_slot_granted(uint64_t ticket) noexcept;
+  void leave_queue() noexcept;
+  void connect_to_backend() noexcept;
   bool open_filter() noexcept;
   void close_filter() noexcept;
   PumpResult pump(Flow& flow) noexcept;
@@ -181,6 +200,10 @@ class Connection {
   Side failed_side_ = Side::kNone;  // the first side whose socket failed (reset)
   int close_error_ = 0;             // errno behind a reset or local error, for the access log
   size_t unacknowledged_ = 0;       // kClosing: bytes the surviving side has yet to acknowledge
+  // Queue hand-off: which wait a posted grant belongs to, and the backend it granted
+  // (written under the queue's lock by the granting thread).
+  uint64_t queue_ticket_ = 0;
+  int granted_index_ = -1;
   uint64_t started_ms_ = 0;
   uint64_t last_activity_ms_ = 0;
   SocketAddress client_address_;
@@ -194,6 +217,7 @@ class Connection {
   SideEvents client_events_{*this, false};
   SideEvents backend_events_{*this, true};
   DeadlineTimer deadline_{*this};
+  QueueTicket queue_ticket_link_{*this};
   std::unique_ptr<FilterState> filter_;  // null on the splice path
 };
 

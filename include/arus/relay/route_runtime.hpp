@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "arus/balance/backend_health.hpp"
+#include "arus/balance/backend_queue.hpp"
 #include "arus/balance/balancer.hpp"
 #include "arus/config/config.hpp"
 #include "arus/plugin/filter_instance.hpp"
@@ -16,7 +17,8 @@
 
 namespace arus {
 
-class Admission;  // worker/admission.hpp: the relay only carries it for the worker
+class Admission;    // worker/admission.hpp: the relay only carries it for the worker
+class SourceLimits; // worker/source_limits.hpp: likewise
 
 struct RouteRuntime {
   RouteRuntime(const RouteConfig& route_config, FilterInstancePtr filter_instance,
@@ -30,6 +32,12 @@ struct RouteRuntime {
   // route max_connections. Shared with the previous snapshot's route of the same name, so
   // connections still open on the old configuration keep counting against the cap.
   std::shared_ptr<Admission> admission;
+  // The clients waiting for a backend slot (queue_timeout_ms). Never null; shared with the
+  // previous snapshot's route of the same name, so a reload keeps the waiting clients.
+  std::shared_ptr<BackendQueue> queue = std::make_shared<BackendQueue>();
+  // Per-source and rate limits (null: none, as in tests that build a runtime by hand).
+  // Built by the snapshot builder for every route; shared like `queue`.
+  std::shared_ptr<SourceLimits> source_limits;
 };
 
 struct Snapshot {

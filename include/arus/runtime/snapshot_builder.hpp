@@ -23,6 +23,11 @@ namespace arus {
 Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config,
                                                  const Snapshot* previous = nullptr);
 
+// A reload's commit: the caps of `snapshot` (route max_connections, backends'
+// max_connections) replace the ones its shared counts carried over, and each route's
+// queue is served, since a raised cap may make room. Any thread.
+void apply_limits(const Snapshot& snapshot);
+
 // Finds each route's stats rows in `stats` (which must have applied the snapshot's
 // config), points each backend row's arus_backend_up at the backend's health, and sets
 // the generation. Call before the snapshot is shared, at start-up or a reload's commit.

@@ -22,6 +22,7 @@ struct BackendSnapshot {
   std::string last_error;      // why the last failed check failed; empty: none has
   std::string admin_state = "ready";  // the admin API's: ready | drain | disabled
   uint32_t weight = 1;                // as balancing uses it (the admin API's, if set)
+  uint64_t max_connections = 0;  // the backend's cap, 0 = none
 };
 
 struct RouteSnapshot {
@@ -39,6 +40,12 @@ struct RouteSnapshot {
   uint64_t timeouts_idle = 0;            // idle_timeout_ms ran out
   uint64_t filter_closed = 0;            // the filter asked to close
   uint64_t proxy_header_errors = 0;      // accept_proxy: PROXY header missing, bad or slow
+  uint64_t refused_backend_limit = 0;    // every backend full and no queue
+  uint64_t refused_source_limit = 0;     // over max_connections_per_source
+  uint64_t refused_rate_limit = 0;       // over rate_limit
+  uint64_t refused_source_rate_limit = 0;  // over rate_limit_per_source
+  uint64_t queue_timeouts = 0;           // waited queue_timeout_ms in vain
+  uint64_t queue_length = 0;             // clients waiting for a backend slot now
   std::vector<BackendSnapshot> backends;
 };
 

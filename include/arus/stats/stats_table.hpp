@@ -20,6 +20,8 @@
 namespace arus {
 
 class BackendHealth;  // arus/balance/backend_health.hpp
+class BackendSlots;   // arus/balance/backend_slots.hpp
+class BackendQueue;   // arus/balance/backend_queue.hpp
 
 inline constexpr size_t kCacheLineBytes = 64;
 
@@ -46,6 +48,11 @@ struct alignas(kCacheLineBytes) RouteShard {
   std::atomic<uint64_t> timeouts_idle{0};            // +1 per connection closed as idle
   std::atomic<uint64_t> filter_closed{0};            // +1 per connection the filter closed
   std::atomic<uint64_t> proxy_header_errors{0};      // +1 per client closed for its PROXY header
+  std::atomic<uint64_t> refused_backend_limit{0};    // closed at once: backends full, no queue
+  std::atomic<uint64_t> refused_source_limit{0};     // max_connections_per_source
+  std::atomic<uint64_t> refused_rate_limit{0};       // rate_limit
+  std::atomic<uint64_t> refused_source_rate_limit{0};  // rate_limit_per_source
+  std::atomic<uint64_t> queue_timeouts{0};           // +1 per client closed by queue_timeout_ms
 };
 
 struct alignas(kCacheLineBytes) BackendShard {
@@ -75,6 +82,8 @@ class BackendStats {
   // arus_backend_up, so the gauge is the health state itself, never a copy that could
   // drift from it. Null (reported up) until StatsTable::show_health().
   std::shared_ptr<const BackendHealth> health_;
+  // Guarded by StatsTable::mutex_: the backend's cap, read at every snapshot. Null: none.
+  std::shared_ptr<const BackendSlots> slots_;
 };
 
 // One route. Same lifetime rules as BackendStats.
@@ -98,6 +107,7 @@ class RouteStats {
   bool retired_ = false;
   std::vector<std::shared_ptr<BackendStats>> backends_;          // config order
   std::vector<std::shared_ptr<BackendStats>> retired_backends_;  // removed, maybe still held
+  std::shared_ptr<const BackendQueue> queue_;  // arus_queue_length; null: 0
 };
 
 // What a worker counts on for one route, looked up once per config generation (not per
@@ -143,6 +153,11 @@ class StatsTable {
   // "up"), read at each snapshot. A reload points a kept backend's row at the object it
   // already showed, and a revived row (its backend added back) at its new one.
   void show_health(BackendStats& row, std::shared_ptr<const BackendHealth> health);
+
+  // Exclusive lock. From now on `row` reports the cap of `slots` (/stats
+  // "max_connections"), and a route row the length of `queue` (arus_queue_length).
+  void show_slots(BackendStats& row, std::shared_ptr<const BackendSlots> slots);
+  void show_queue(RouteStats& row, std::shared_ptr<const BackendQueue> queue);
 
   // Shared lock: sums every shard of every exported row. Any thread.
   StatsSnapshot snapshot() const;

@@ -95,6 +95,9 @@ class Worker final : public ConnectionHost, public AcceptSink {
          std::function<void()> on_exit);
   std::unique_ptr<Generation> make_generation(SnapshotPtr snapshot) const;
   void run() noexcept;
+  std::atomic<uint64_t>* refused_by_source(const WorkerRoute& route,
+                                           const SocketAddress& client) noexcept;
+  void release_source(const WorkerRoute& route, const SocketAddress& client) noexcept;
   void refuse(const WorkerRoute& route, std::atomic<uint64_t>& reason_counter,
               UniqueFd client_fd, const SocketAddress& client) noexcept;
   void log_refused(const WorkerRoute& route, const SocketAddress& client) const noexcept;
