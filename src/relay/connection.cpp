@@ -104,7 +104,18 @@ void Connection::start(UniqueFd client_fd, const SocketAddress& client_address,
     read_proxy_header(false);  // it often came with the handshake's last packet
     return;
   }
-  connect_next_backend(-1);
+  if (admit_client()) connect_next_backend(-1);
+}
+
+// Per-source and rate limits judge the client by its final address: after the PROXY
+// header on an accept_proxy route, or at once.
+bool Connection::admit_client() noexcept {
+  if (!host_.admit_client(*this)) {
+    finish(CloseReason::kLimit);
+    return false;
+  }
+  source_admitted_ = true;
+  return true;
 }
 
 // Looks at what the client sent so far without taking it (MSG_PEEK); once a whole header
@@ -151,7 +162,7 @@ void Connection::read_proxy_header(bool client_hung_up) noexcept {
   host_.reactor().timers().cancel(deadline_);
   state_ = State::kConnecting;
   client_.readable = true;  // the stream's first bytes may be waiting behind the header
-  connect_next_backend(-1);
+  if (admit_client()) connect_next_backend(-1);
 }
 
 void Connection::refuse_proxy_header(const char* reason) noexcept {
@@ -707,6 +718,7 @@ void Connection::recycle() noexcept {
   resume_pending_ = false;
   client_eof_first_ = true;
   backend_slot_held_ = false;
+  source_admitted_ = false;
   backend_connected_ = false;
   backend_index_ = -1;
   granted_index_ = -1;

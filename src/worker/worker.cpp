@@ -179,15 +179,8 @@ void Worker::on_accept(size_t route_index, UniqueFd client_fd,
     refuse(route, route.stats->refused_route_limit, std::move(client_fd), client_address);
     return;
   }
-  if (std::atomic<uint64_t>* refused = refused_by_source(route, client_address)) {
-    route.runtime->admission->leave();
-    global_admission_.leave();
-    refuse(route, *refused, std::move(client_fd), client_address);
-    return;
-  }
   Connection* connection = acquire_connection();
   if (connection == nullptr) {
-    release_source(route, client_address);
     route.runtime->admission->leave();
     global_admission_.leave();
     return;  // out of memory: dropping the socket closes it
@@ -198,28 +191,29 @@ void Worker::on_accept(size_t route_index, UniqueFd client_fd,
   connection->start(std::move(client_fd), client_address, route, current_.get());
 }
 
-// The one place the per-source and rate limits judge a client, by `client`, the address
-// it connects from. Null: admitted, and counted on its source until on_connection_closed.
-// Otherwise the arus_refused_total counter of the reason.
-std::atomic<uint64_t>* Worker::refused_by_source(const WorkerRoute& route,
-                                                 const SocketAddress& client) noexcept {
+// The one place the per-source and rate limits judge a client, by its final address (the
+// PROXY header's on an accept_proxy route). Admitted: counted on its source until
+// on_connection_closed. Refused: the arus_refused_total counter of the reason.
+bool Worker::admit_client(const Connection& connection) noexcept {
+  const WorkerRoute& route = *connection.route();
   SourceLimits* limits = route.runtime->source_limits.get();
-  if (limits == nullptr) return nullptr;
-  switch (limits->admit(client.ip_bytes(), reactor_->now_ms())) {
+  if (limits == nullptr) return true;
+  std::atomic<uint64_t>* refused = nullptr;
+  switch (limits->admit(connection.client_address().ip_bytes(), reactor_->now_ms())) {
     case SourceVerdict::kAdmit:
-      return nullptr;
+      return true;
     case SourceVerdict::kSourceLimit:
-      return &route.stats->refused_source_limit;
+      refused = &route.stats->refused_source_limit;
+      break;
     case SourceVerdict::kRateLimit:
-      return &route.stats->refused_rate_limit;
+      refused = &route.stats->refused_rate_limit;
+      break;
     case SourceVerdict::kSourceRateLimit:
-      return &route.stats->refused_source_rate_limit;
+      refused = &route.stats->refused_source_rate_limit;
+      break;
   }
-  return nullptr;
-}
-
-void Worker::release_source(const WorkerRoute& route, const SocketAddress& client) noexcept {
-  if (SourceLimits* limits = route.runtime->source_limits.get()) limits->release(client.ip_bytes());
+  if (refused != nullptr) stats_add(*refused);
+  return false;
 }
 
 void Worker::refuse(const WorkerRoute& route, std::atomic<uint64_t>& reason_counter,
@@ -245,7 +239,11 @@ void Worker::on_refused_no_descriptor(size_t route_index,
 }
 
 void Worker::on_connection_closed(Connection& connection) noexcept {
-  release_source(*connection.route(), connection.client_address());
+  // The runtime the connection started on holds the table that counted it.
+  SourceLimits* limits = connection.route()->runtime->source_limits.get();
+  if (connection.source_admitted() && limits != nullptr) {
+    limits->release(connection.client_address().ip_bytes());
+  }
   connection.route()->runtime->admission->leave();
   global_admission_.leave();
   // Every connection of this worker started in one of its generations (on_accept).

@@ -38,6 +38,7 @@ class FakeHost final : public ConnectionHost {
   FilterBuffers& filter_buffers() noexcept override { return filter_buffers_; }
   uint64_t next_connection_id() noexcept override { return ++ids_; }
   void on_connection_closed(Connection&) noexcept override { ++closed_; }
+  bool admit_client(const Connection&) noexcept override { return true; }
 
   int closed() const { return closed_; }
 

@@ -33,6 +33,11 @@ class ConnectionHost {
   virtual FilterBuffers& filter_buffers() noexcept = 0;
   // A process-wide unique id for a new connection (filters log with it).
   virtual uint64_t next_connection_id() noexcept = 0;
+  // The client's address is final (at the start, or once an accepted PROXY header named
+  // it): may it go on? False: a per-source or rate limit refused it (the host counted
+  // why); the connection then closes with close=limit. True: the host counts it on its
+  // source until on_connection_closed (see Connection::source_admitted()).
+  virtual bool admit_client(const Connection& connection) noexcept = 0;
   // Called once when the connection has closed its sockets; the host frees it after the
   // current reactor batch (events for it may still be queued).
   virtual void on_connection_closed(Connection& connection) noexcept = 0;
@@ -106,6 +111,8 @@ class Connection {
   // The client as every feature sees it: the source of an accepted PROXY header, else
   // the socket's peer. Final once the connection leaves kReadingHeader.
   const SocketAddress& client_address() const noexcept { return client_address_; }
+  // ConnectionHost::admit_client said yes: the host counts it on its source.
+  bool source_admitted() const noexcept { return source_admitted_; }
 
   // The host's list of open connections threads through here; only that list (an
   // IntrusiveList<Connection, &Connection::open_link>) changes the links.
@@ -167,6 +174,7 @@ class Connection {
   void refuse_proxy_header(const char* reason) noexcept;
   void prepare_backend_header() noexcept;
   bool send_backend_header() noexcept;
+  bool admit_client() noexcept;
   void connect_next_backend(int avoid) noexcept;
   void wait_for_slot() noexcept;
   void on_slot_granted(uint64_t ticket) noexcept;
@@ -194,6 +202,7 @@ class Connection {
   bool resume_pending_ = false;  // a Reactor::resume_later call is outstanding
   bool client_eof_first_ = true; // decides client_eof vs backend_eof
   bool backend_slot_held_ = false;
+  bool source_admitted_ = false;
   bool backend_connected_ = false;  // counted in the backend's active connections
   int backend_index_ = -1;
   int tries_left_ = 0;

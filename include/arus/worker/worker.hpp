@@ -73,6 +73,7 @@ class Worker final : public ConnectionHost, public AcceptSink {
     return (uint64_t{index_} << 48) | ++connections_started_;
   }
   void on_connection_closed(Connection& connection) noexcept override;
+  bool admit_client(const Connection& connection) noexcept override;
 
   // AcceptSink
   void on_accept(size_t route_index, UniqueFd client_fd,
@@ -95,9 +96,6 @@ class Worker final : public ConnectionHost, public AcceptSink {
          std::function<void()> on_exit);
   std::unique_ptr<Generation> make_generation(SnapshotPtr snapshot) const;
   void run() noexcept;
-  std::atomic<uint64_t>* refused_by_source(const WorkerRoute& route,
-                                           const SocketAddress& client) noexcept;
-  void release_source(const WorkerRoute& route, const SocketAddress& client) noexcept;
   void refuse(const WorkerRoute& route, std::atomic<uint64_t>& reason_counter,
               UniqueFd client_fd, const SocketAddress& client) noexcept;
   void log_refused(const WorkerRoute& route, const SocketAddress& client) const noexcept;
