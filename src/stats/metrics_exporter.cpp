@@ -79,7 +79,14 @@ void backend_family(std::string& out, const StatsSnapshot& s, std::string_view n
   family(out, name, type, help);
   for (const RouteSnapshot& r : s.routes) {
     for (const BackendSnapshot& b : r.backends) {
-      sample(out, name, {{"route", r.name}, {"backend", b.address}}, field(b));
+      // A literal line's series keep the labels they always had; the addresses of a
+      // DNS name share its `backend` label and differ by `address`.
+      if (b.address.empty()) {
+        sample(out, name, {{"route", r.name}, {"backend", b.name}}, field(b));
+      } else {
+        sample(out, name, {{"route", r.name}, {"backend", b.name}, {"address", b.address}},
+               field(b));
+      }
     }
   }
 }
@@ -160,6 +167,15 @@ std::string render_prometheus(const StatsSnapshot& s) {
   backend_family(out, s, "arus_backend_up", "gauge",
                  "1 while the backend is considered up, 0 while it is marked down.",
                  [](const BackendSnapshot& b) { return uint64_t{b.up ? 1u : 0u}; });
+
+  family(out, "arus_dns_resolutions_total", "counter",
+         "Refreshes of backends written as DNS names, per route, backend and result.");
+  for (const DnsResolutionSnapshot& d : s.dns_resolutions) {
+    sample(out, "arus_dns_resolutions_total",
+           {{"route", d.route}, {"backend", d.backend}, {"result", "ok"}}, d.ok);
+    sample(out, "arus_dns_resolutions_total",
+           {{"route", d.route}, {"backend", d.backend}, {"result", "error"}}, d.error);
+  }
   return out;
 }
 

@@ -125,7 +125,8 @@ TEST(JsonExporter, TinyTableExactText) {
       "\"bytes\":{\"client_to_backend\":100,\"backend_to_client\":200},"
       "\"refused\":{\"route_limit\":1,\"global_limit\":2,\"fds\":3},"
       "\"timeouts\":{\"connect\":4,\"idle\":5},\"filter_closed\":6,"
-      "\"backends\":[{\"address\":\"127.0.0.1:9001\",\"up\":true,\"connections_active\":1,"
+      "\"backends\":[{\"backend\":\"127.0.0.1:9001\",\"address\":\"127.0.0.1:9001\",\"up\":true,"
+      "\"connections_active\":1,"
       "\"connections_total\":7,\"connect_errors_total\":8}]}]}\n";
   std::string json = render_json(tiny_snapshot());
   EXPECT_EQ(json, expected);

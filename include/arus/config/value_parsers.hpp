@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "arus/config/config.hpp"
 #include "arus/core/log.hpp"
@@ -38,13 +39,17 @@ Result<SocketAddress> parse_stats_listen(std::string_view text,
 
 struct BackendSpec {
   std::string name;  // the HOST:PORT part as written
-  SocketAddress address;
+  SocketAddress address;  // the first of `addresses`
+  // A literal: itself. A name: every address `lookup` returned, in stable_address_order.
+  std::vector<SocketAddress> addresses;
+  bool by_name = false;  // HOST is a DNS name, not an IP literal
   uint32_t weight = 1;
 };
 
-// "HOST:PORT" optionally followed by whitespace and "weight=N" (N in 0-256); the
-// address as parse_address.
-Result<BackendSpec> parse_backend(std::string_view text, const AddressLookup& lookup = resolve);
+// "HOST:PORT" optionally followed by whitespace and "weight=N" (N in 0-256); HOST
+// resolved by `lookup` (blocking).
+Result<BackendSpec> parse_backend(std::string_view text,
+                                  const AddressesLookup& lookup = resolve_all);
 
 // A filter must name a file directly inside plugin_dir: no '/', not "." or "..".
 Result<void> check_plugin_file_name(std::string_view name);
