@@ -151,6 +151,7 @@ Result<std::unique_ptr<Server>> Server::create(ConfigPtr config, unsigned worker
     server->workers_.push_back(std::move(*worker));
   }
   server->watcher_->watch_filters(server->filter_paths());
+  server->dns_refresher_->follow(*config);
 
   sigset_t signals = server_signals();
   server->signal_fd_.reset(signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC));
@@ -173,10 +174,17 @@ Server::Server(std::unique_ptr<StatsTable> stats, const ConfigPtr& config,
   Reactor* control_reactor = control_.get();
   resolver_ = std::make_unique<Resolver>(
       [control_reactor](std::function<void()> task) { control_reactor->post(std::move(task)); });
+  dns_refresher_ = std::make_unique<DnsRefresher>(
+      *control_, *resolver_,
+      [this](const std::string& route, const std::string& backend,
+             Result<std::vector<SocketAddress>> answer) {
+        on_dns_answer(route, backend, std::move(answer));
+      });
 }
 
 Server::~Server() {
   resolver_.reset();  // first: a reload still waiting for names never calls back
+  dns_refresher_.reset();  // its timers are on control_
   watcher_.reset();
   stats_server_.reset();  // on the control thread, outside any dispatch
   for (auto& worker : workers_) worker->stop_now();
@@ -220,6 +228,7 @@ void Server::on_signal(int signal_number) noexcept {
     return;
   }
   draining_ = true;
+  dns_refresher_->stop();
   uint64_t grace_ms = snapshot_->config->global.grace_period_ms;
   log::info("draining")
       .kv("signal", signal_name(signal_number))

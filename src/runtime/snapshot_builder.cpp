@@ -52,13 +52,18 @@ void share_backend_health(const RouteRuntime* kept, RouteRuntime& to) {
 
 }  // namespace
 
-Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config, const Snapshot* previous) {
+Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config, const Snapshot* previous,
+                                                 FilterLoad filters) {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->config = std::move(config);
   const Config& whole = *snapshot->config;
   for (const RouteConfig& route : whole.routes) {
+    const RouteRuntime* kept = previous != nullptr ? find_route(*previous, route.name) : nullptr;
     FilterInstancePtr filter;
-    if (!route.filter.empty()) {
+    if (filters == FilterLoad::kKeepRunning && kept != nullptr &&
+        kept->config.filter == route.filter && kept->config.filter_args == route.filter_args) {
+      filter = kept->filter;
+    } else if (!route.filter.empty()) {
       // Named like every configuration error: file, the `filter` line, section, key.
       auto plugin = load_filter(whole.global.plugin_dir, route.filter);
       if (!plugin) return route_key_error(whole, route, "filter", plugin.error().message);
@@ -66,7 +71,6 @@ Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config, const Snapsho
       if (!instance) return route_key_error(whole, route, "filter", instance.error().message);
       filter = std::move(*instance);
     }
-    const RouteRuntime* kept = previous != nullptr ? find_route(*previous, route.name) : nullptr;
     // A shared count keeps the old cap until the caller commits the reload (set_limit).
     std::shared_ptr<Admission> admission =
         kept != nullptr ? kept->admission : std::make_shared<Admission>(route.max_connections);
