@@ -14,6 +14,7 @@ runs."""
 import os
 import random
 import shutil
+import signal
 import subprocess
 import unittest
 
@@ -68,10 +69,10 @@ class DnsRefreshTest(ProxyTestCase):
         finally:
             os.close(fd)
 
-    def launch(self):
+    def launch(self, refresh_ms=REFRESH_MS):
         self.backend_line = f"{self.name}:{self.port}"
         self.web = config.Route("web", [self.backend_line],
-                                {"dns_refresh_ms": REFRESH_MS, "balance": "round_robin"})
+                                {"dns_refresh_ms": refresh_ms, "balance": "round_robin"})
         path = self.write_config([self.web], {"stats_listen": f"127.0.0.1:{self.stats_port}"})
         self.p = self.proxy(["-c", path], start=False)
         self.p.args = ["unshare", "-m", "sh", "-c",
@@ -165,6 +166,26 @@ class DnsRefreshTest(ProxyTestCase):
         self.assertGreaterEqual(http.metric(samples, "arus_dns_resolutions_total", route="web",
                                             backend=self.backend_line, result="error"), 1)
         self.assertEqual(self.backend_metric("arus_backend_up", "127.0.0.2", samples), 1)
+        self.assertEqual(self.p.records("dns_updated"), [])
+
+    def test_without_refresh_a_reload_resolves_again(self):
+        for host in ("127.0.0.2", "127.0.0.3"):
+            self.backend_on(host)
+        self.map_name("127.0.0.2")
+        self.launch(refresh_ms=0)
+        self.echo_once()
+        self.map_name("127.0.0.3")
+        self.echo_once()  # nothing looks the name up between reloads
+        self.assertEqual(self.accepts(), {"127.0.0.2": 2, "127.0.0.3": 0})
+        mark = self.p.mark()
+        self.p.signal(signal.SIGHUP)
+        reloaded = self.p.wait_record("reloaded", env.t(10), start=mark)
+        self.wait_generation(int(reloaded.fields["generation"]))
+        self.echo_once()
+        self.assertEqual(self.accepts(), {"127.0.0.2": 2, "127.0.0.3": 1})
+        samples = self.metrics()
+        self.assertIsNone(http.metric(samples, "arus_dns_resolutions_total", route="web",
+                                      backend=self.backend_line, result="ok"))
         self.assertEqual(self.p.records("dns_updated"), [])
 
     def test_a_name_that_does_not_resolve_at_start_is_an_error(self):
