@@ -140,7 +140,7 @@ class StatsServerTest : public ::testing::Test {
         RouteSnapshot& r = s.routes.emplace_back();
         r.name = "route-" + std::to_string(i);
         r.listen = "127.0.0.1:8080";
-        r.backends.push_back(BackendSnapshot{"127.0.0.1:9001", true, 1, 2, 3});
+        r.backends.push_back(BackendSnapshot{"127.0.0.1:9001", true, 1, 2, 3, ""});
       }
       return s;
     };
