@@ -190,12 +190,15 @@ def _quiet_handler(loop, context):
 class Backend:
     """kind: 'echo' or a key of HANDLERS; params go to the handler. port: listen on this
     one (e.g. to bring up the address a Blackhole held) instead of a fresh free port; a
-    port that cannot be bound then fails start() rather than moving elsewhere."""
+    port that cannot be bound then fails start() rather than moving elsewhere. host: the
+    loopback address to listen on (any 127.x.y.z; the port is then best given too, as
+    free_port() checks 127.0.0.1 only)."""
 
-    def __init__(self, kind="echo", *, port=None, **params):
+    def __init__(self, kind="echo", *, port=None, host="127.0.0.1", **params):
         if kind != "echo" and kind not in HANDLERS:
             raise ValueError(f"unknown backend kind {kind}")
         self.kind = kind
+        self.host = host
         self.params = params
         self._port_fixed = port is not None
         self.port = port if port is not None else free_port()
@@ -213,7 +216,7 @@ class Backend:
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     # -- test-thread API -------------------------------------------------------------
     def start(self):
@@ -260,9 +263,9 @@ class Backend:
 
     async def _listen(self):
         if self.kind == "echo":
-            return await self._loop.create_server(lambda: _EchoProtocol(self), "127.0.0.1",
+            return await self._loop.create_server(lambda: _EchoProtocol(self), self.host,
                                                   self.port, backlog=BACKLOG, reuse_address=True)
-        return await asyncio.start_server(self._handle, "127.0.0.1", self.port, backlog=BACKLOG,
+        return await asyncio.start_server(self._handle, self.host, self.port, backlog=BACKLOG,
                                           reuse_address=True, limit=1 << 20)
 
     def _opened(self, peer, transport) -> ConnRecord:

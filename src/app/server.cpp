@@ -179,6 +179,7 @@ Result<std::unique_ptr<Server>> Server::create(ConfigPtr config, unsigned worker
     server->workers_.push_back(std::move(*worker));
   }
   server->watcher_->watch_filters(server->filter_paths());
+  server->dns_refresher_->follow(*config);
 
   sigset_t signals = server_signals();
   server->signal_fd_.reset(signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC));
@@ -201,10 +202,17 @@ Server::Server(std::unique_ptr<StatsTable> stats, const ConfigPtr& config,
   Reactor* control_reactor = control_.get();
   resolver_ = std::make_unique<Resolver>(
       [control_reactor](std::function<void()> task) { control_reactor->post(std::move(task)); });
+  dns_refresher_ = std::make_unique<DnsRefresher>(
+      *control_, *resolver_,
+      [this](const std::string& route, const std::string& backend,
+             Result<std::vector<SocketAddress>> answer) {
+        on_dns_answer(route, backend, std::move(answer));
+      });
 }
 
 Server::~Server() {
   resolver_.reset();  // first: a reload still waiting for names never calls back
+  dns_refresher_.reset();  // its timers are on control_
   checker_.reset();   // joins the checker thread
   watcher_.reset();
   stats_server_.reset();  // on the control thread, outside any dispatch
@@ -257,6 +265,7 @@ void Server::on_signal(int signal_number) noexcept {
   draining_ = true;
   // First, so a probe in front sees it before the listeners close.
   if (stats_server_) stats_server_->set_draining();
+  dns_refresher_->stop();
   uint64_t grace_ms = snapshot_->config->global.grace_period_ms;
   log::info("draining")
       .kv("signal", signal_name(signal_number))

@@ -168,14 +168,10 @@ Result<void> Server::try_reload(ReloadTrigger trigger, uint64_t started_ms, Resu
   if (!log_level_override_) log::set_level(config->global.log_level);
   static constexpr const char* kTriggerNames[] = {"SIGHUP", "config_file", "filter_file",
                                                   "admin"};
-  pending_reloads_.push_back(PendingReload{generation, kTriggerNames[static_cast<int>(trigger)],
-                                           started_ms, config->routes.size(), {},
-                                           std::move(plan_json)});
-  for (size_t w = 0; w < workers_.size(); ++w) {
-    workers_[w]->adopt(snapshot, fresh[w], [this, w, generation] {
-      control_->post([this, w, generation] { on_worker_adopted(w, generation); });
-    });
-  }
+  publish(snapshot,
+          PendingReload{generation, kTriggerNames[static_cast<int>(trigger)], started_ms,
+                        config->routes.size(), true, {}, std::move(plan_json)},
+          fresh);
   if (stats_moved) {
     // The old server may still have events queued in this batch: free it afterwards.
     std::shared_ptr<StatsServer> old(std::move(stats_server_));
@@ -207,7 +203,19 @@ Result<void> Server::try_reload(ReloadTrigger trigger, uint64_t started_ms, Resu
   snapshot_ = snapshot;
   update_health_checks();
   watcher_->watch_filters(filter_paths());
+  dns_refresher_->follow(*config);  // the file's own answers are the newest
   return {};
+}
+
+void Server::publish(const SnapshotPtr& snapshot, PendingReload pending,
+                     const std::vector<std::shared_ptr<std::vector<UniqueFd>>>& fresh) {
+  const uint64_t generation = pending.generation;
+  pending_reloads_.push_back(std::move(pending));
+  for (size_t w = 0; w < workers_.size(); ++w) {
+    workers_[w]->adopt(snapshot, fresh[w], [this, w, generation] {
+      control_->post([this, w, generation] { on_worker_adopted(w, generation); });
+    });
+  }
 }
 
 void Server::on_worker_adopted(size_t worker, uint64_t generation) noexcept {
@@ -217,8 +225,9 @@ void Server::on_worker_adopted(size_t worker, uint64_t generation) noexcept {
   for (const PendingReload& reload : pending_reloads_) {
     if (reload.generation > everywhere) break;
     ++done;
-    stats_->count_reload(true);
     stats_->publish_generation(reload.generation);
+    if (!reload.reload) continue;
+    stats_->count_reload(true);
     log::info("reloaded")
         .kv("generation", reload.generation)
         .kv("routes", static_cast<uint64_t>(reload.routes))

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "arus/config/backend_addresses.hpp"
+
 namespace arus {
 namespace {
 
@@ -261,7 +263,7 @@ std::unique_ptr<BackendState[]> make_backend_states(const std::vector<BackendCon
     // Never 0, which would mean "use the index". Two backends with the same name would
     // share a key and the second would get no source_hash traffic; the config loader is
     // expected to reject duplicates.
-    states[i].hash_key = hash_client_address(backends[i].name) | 1;
+    states[i].hash_key = hash_client_address(backend_key(backends[i])) | 1;
   }
   return states;
 }

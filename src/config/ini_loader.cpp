@@ -11,6 +11,7 @@
 #include <iterator>
 #include <optional>
 
+#include "arus/config/backend_addresses.hpp"
 #include "arus/config/config_error.hpp"
 #include "arus/config/proxy_protocol_config.hpp"
 #include "arus/config/limits_config.hpp"
@@ -37,7 +38,8 @@ constexpr std::string_view kRouteKeys[] = {"listen",          "backend",     "ba
                                            "health_check_rise", "health_check_fall",
                                            // LimitsConfig (set_limits_key)
                                            "queue_timeout_ms", "max_connections_per_source",
-                                           "rate_limit",       "rate_limit_per_source"};
+                                           "rate_limit",       "rate_limit_per_source",
+                                           "dns_refresh_ms"};
 
 struct RouteState {
   RouteConfig config;
@@ -53,9 +55,10 @@ Result<void> assign(Result<T> parsed, U& out) {
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
 
-// The default lookup: resolve() on the calling thread, whoever asks.
-Result<SocketAddress> resolve_anywhere(const HostPort& host_port, const std::string& /*where*/) {
-  return resolve(host_port);
+// The default lookup: resolve_all() on the calling thread, whoever asks.
+Result<std::vector<SocketAddress>> resolve_anywhere(const HostPort& host_port,
+                                                    const std::string& /*where*/) {
+  return resolve_all(host_port);
 }
 
 std::string_view trim(std::string_view text) {
@@ -266,12 +269,13 @@ class Loader {
     if (key == "retries") return assign(parse_uint(value, 0, 100), r.retries);
     if (is_proxy_protocol_key(key)) return set_proxy_protocol_key(r.proxy_protocol, key, value);
     if (is_health_check_key(key)) return set_health_check_key(r.health_check, key, value);
+    if (key == "dns_refresh_ms") return parse_dns_refresh_ms(value, r.dns);
     if (key == "max_connections") return assign(parse_uint(value, 0, 10000000), r.max_connections);
     return set_limits_key(r.limits, key, value);  // the last known keys: LimitsConfig's
   }
 
   Result<void> add_backend(RouteConfig& route, std::string_view value) {
-    Result<BackendSpec> spec = parse_backend(value, lookup_for("backend"));
+    Result<BackendSpec> spec = parse_backend(value, lookup_all_for("backend"));
     if (!spec) return Error{spec.error().message};
     // The name is the metrics label: two backends with one name would share a series.
     for (const BackendConfig& other : route.backends) {
@@ -280,16 +284,35 @@ class Loader {
                      ")"};
       }
     }
-    route.backends.push_back(BackendConfig{spec->name, spec->address, spec->weight,
-                                           spec->max_connections, line_});
+    // A name gives one backend per address, each a copy of the line.
+    for (const SocketAddress& address : spec->addresses) {
+      BackendConfig backend;
+      backend.name = spec->name;
+      backend.address = address;
+      backend.weight = spec->weight;
+      backend.max_connections = spec->max_connections;
+      backend.line = line_;
+      backend.by_name = spec->by_name;
+      route.backends.push_back(std::move(backend));
+    }
     return {};
   }
 
   // The caller's lookup, told which line and key ask (the prefix fail() would write).
-  AddressLookup lookup_for(std::string_view key) const {
+  AddressesLookup lookup_all_for(std::string_view key) const {
     std::string where = config_error(path_, line_, section_, key, "").message;
     return [this, where = std::move(where)](const HostPort& host_port) {
       return lookup_(host_port, where);
+    };
+  }
+
+  // The same where one address is wanted (listen, stats_listen): the first answer.
+  AddressLookup lookup_for(std::string_view key) const {
+    return [all = lookup_all_for(key)](const HostPort& host_port) -> Result<SocketAddress> {
+      Result<std::vector<SocketAddress>> addresses = all(host_port);
+      if (!addresses) return std::move(addresses).error();
+      if (addresses->empty()) return Error{"cannot resolve '" + host_port.host + "': no address"};
+      return addresses->front();
     };
   }
 

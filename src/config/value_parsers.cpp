@@ -4,6 +4,8 @@
 #include <cctype>
 #include <optional>
 
+#include "arus/config/backend_addresses.hpp"
+
 namespace arus {
 namespace {
 
@@ -91,14 +93,22 @@ Result<SocketAddress> parse_stats_listen(std::string_view text, const AddressLoo
   return parse_address(text, lookup);
 }
 
-Result<BackendSpec> parse_backend(std::string_view text, const AddressLookup& lookup) {
+Result<BackendSpec> parse_backend(std::string_view text, const AddressesLookup& lookup) {
   size_t end = 0;
   while (end < text.size() && !is_space(text[end])) ++end;
   BackendSpec spec;
   spec.name = std::string(text.substr(0, end));
-  Result<SocketAddress> address = parse_address(spec.name, lookup);
-  if (!address) return Error{address.error().message};
-  spec.address = address.value();
+  if (spec.name.empty()) return Error{"missing address (expected HOST:PORT)"};
+  Result<HostPort> host_port = split_host_port(spec.name);
+  if (!host_port) return Error{host_port.error().message};
+  Result<std::vector<SocketAddress>> addresses = lookup(host_port.value());
+  if (!addresses) return Error{addresses.error().message};
+  if (addresses->empty()) return Error{"cannot resolve '" + host_port->host + "': no address"};
+  spec.by_name = !is_ip_literal(host_port->host);
+  // A literal is one backend, as it always was, whatever a stand-in lookup answers.
+  if (!spec.by_name) addresses->resize(1);
+  spec.addresses = stable_address_order(std::move(addresses).value());
+  spec.address = spec.addresses.front();
 
   // Options: whitespace-separated NAME=N, each at most once.
   constexpr std::string_view kExpected = "(expected weight=N or max_connections=N)";

@@ -6,6 +6,7 @@
 #include <net/if.h>
 #include <netdb.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
@@ -142,6 +143,12 @@ Result<HostPort> split_host_port(std::string_view text) {
 }
 
 Result<SocketAddress> resolve(const HostPort& host_port) {
+  Result<std::vector<SocketAddress>> all = resolve_all(host_port);
+  if (!all) return std::move(all).error();
+  return all->front();
+}
+
+Result<std::vector<SocketAddress>> resolve_all(const HostPort& host_port) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -159,6 +166,7 @@ Result<SocketAddress> resolve(const HostPort& host_port) {
     return Error{"cannot resolve '" + host_port.host + "': " + reason};
   }
   std::unique_ptr<addrinfo, AddrinfoDeleter> list(raw);
+  std::vector<SocketAddress> out;
   for (const addrinfo* info = raw; info != nullptr; info = info->ai_next) {
     // The port is set here rather than passed as a service so "80" never meets
     // /etc/services and every family gets it the same way.
@@ -172,9 +180,25 @@ Result<SocketAddress> resolve(const HostPort& host_port) {
     } else {
       continue;
     }
-    return SocketAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(&copy), info->ai_addrlen);
+    SocketAddress address =
+        SocketAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(&copy), info->ai_addrlen);
+    // With only ai_socktype set, glibc answers each address once per protocol it knows
+    // for it; and /etc/hosts may list an address twice.
+    if (std::find(out.begin(), out.end(), address) == out.end()) out.push_back(address);
   }
-  return Error{"cannot resolve '" + host_port.host + "': no IPv4 or IPv6 address"};
+  if (out.empty()) return Error{"cannot resolve '" + host_port.host + "': no IPv4 or IPv6 address"};
+  return out;
+}
+
+bool is_ip_literal(const std::string& host) noexcept {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST;
+  addrinfo* raw = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &raw) != 0) return false;
+  freeaddrinfo(raw);
+  return true;
 }
 
 }  // namespace arus

@@ -21,11 +21,11 @@ struct Resolver::Shared {
     std::string waiting_name;   // and for which name; empty between lookups
   };
 
-  Shared(Post post_fn, AddressLookup lookup_fn)
+  Shared(Post post_fn, AddressesLookup lookup_fn)
       : post(std::move(post_fn)), lookup(std::move(lookup_fn)) {}
 
   const Post post;
-  const AddressLookup lookup;
+  const AddressesLookup lookup;
   std::mutex mutex;
   std::condition_variable changed;  // a job started, or stopping
   // Guarded by mutex. A job leaves `jobs` exactly once: finished, timed out or
@@ -37,7 +37,7 @@ struct Resolver::Shared {
   std::thread timekeeper;  // joined by ~Resolver
 };
 
-Resolver::Resolver(Post post, AddressLookup lookup)
+Resolver::Resolver(Post post, AddressesLookup lookup)
     : shared_(std::make_shared<Shared>(std::move(post), std::move(lookup))) {
   shared_->timekeeper = std::thread([this] { watch_deadlines(); });
 }
@@ -74,7 +74,7 @@ void Resolver::start(Work work, uint64_t timeout_ms, Done done) {
             job->second.waiting_name = host_port.host;
           }
         }
-        Result<SocketAddress> address = shared->lookup(host_port);
+        Result<std::vector<SocketAddress>> address = shared->lookup(host_port);
         std::lock_guard lock(shared->mutex);
         auto job = shared->jobs.find(id);
         if (job != shared->jobs.end()) job->second.waiting_name.clear();

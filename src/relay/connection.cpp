@@ -24,6 +24,13 @@
 namespace arus {
 namespace {
 
+// Backend lines name the backend as written; an address of a DNS name adds the address
+// itself (a literal line's name is its address already).
+log::Line& with_address(log::Line& line, const BackendConfig& backend) {
+  if (backend.by_name) line.kv("address", backend.address.to_string());
+  return line;
+}
+
 // Bytes one direction may move per wake-up before yielding to other connections.
 constexpr size_t kPumpBudgetBytes = 1 << 20;
 
@@ -336,9 +343,10 @@ void Connection::on_connect_result(int error) noexcept {
   // The health object is shared with every generation that has this backend (and read
   // by arus_backend_up): a success here also ends a down state an older one recorded.
   if (runtime.backends[backend_index_].health->record_success()) {
-    log::info("backend_up")
-        .kv("route", runtime.config.name)
-        .kv("backend", runtime.config.backends[backend_index_].name);
+    with_address(log::info("backend_up")
+                     .kv("route", runtime.config.name)
+                     .kv("backend", runtime.config.backends[backend_index_].name),
+                 runtime.config.backends[backend_index_]);
   }
   if (runtime.filter && !open_filter()) {
     finish(CloseReason::kFilter);
@@ -360,9 +368,9 @@ void Connection::on_connect_failed(int error, bool timed_out) noexcept {
   const RouteRuntime& runtime = *route_->runtime;
   const BackendConfig& backend = runtime.config.backends[backend_index_];
   uint64_t now = host_.reactor().now_ms();
-  log::warn("connect_failed")
-      .kv("route", runtime.config.name)
-      .kv("backend", backend.name)
+  with_address(
+      log::warn("connect_failed").kv("route", runtime.config.name).kv("backend", backend.name),
+      backend)
       .kv("error", timed_out ? "timed out" : strerror(error));
   stats_add((*route_->backend_stats)[backend_index_]->connect_errors_total);
   if (timed_out) stats_add(route_->stats->timeouts_connect);
@@ -370,8 +378,10 @@ void Connection::on_connect_failed(int error, bool timed_out) noexcept {
   if (health.record_failure(now)) {
     // The same line as the checker's (health/health_checker.cpp), reason first; without
     // active checks the back-off says when a client will probe it again.
-    auto line = log::warn("backend_down");
-    line.kv("route", runtime.config.name).kv("backend", backend.name).kv("reason", "connect_failed");
+    log::Line& line = with_address(
+        log::warn("backend_down").kv("route", runtime.config.name).kv("backend", backend.name),
+        backend);
+    line.kv("reason", "connect_failed");
     if (!health.actively_checked()) {
       line.kv("retry_in_ms", health.down_until_ms() > now ? health.down_until_ms() - now : 0);
     }

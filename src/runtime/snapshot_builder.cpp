@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "arus/config/backend_addresses.hpp"
 #include "arus/config/config_error.hpp"
 #include "arus/plugin/plugin_loader.hpp"
 #include "arus/core/clock.hpp"
@@ -20,18 +21,19 @@ const RouteRuntime* find_route(const Snapshot& snapshot, const std::string& name
   return nullptr;
 }
 
-// Index of the first of the first `count` backends written as `name`, or -1.
+// Index of the first of the first `count` backends whose backend_key() is `key`, or -1.
 int find_backend(const std::vector<BackendConfig>& backends, size_t count,
-                 const std::string& name) {
+                 const std::string& key) {
   for (size_t i = 0; i < count; ++i) {
-    if (backends[i].name == name) return static_cast<int>(i);
+    if (backend_key(backends[i]) == key) return static_cast<int>(i);
   }
   return -1;
 }
 
-// One health state per (route, backend): a backend is the same across a reload when its
-// route keeps its name and its HOST:PORT is written the same (the name its stats row has
-// too). It then shares the running generation's BackendHealth object, not a copy, so a
+// One health state per (route, backend): a backend is the same across a reload or a DNS
+// refresh when its route keeps its name and its backend_key() is the same (what its stats
+// row is keyed by too): its HOST:PORT as written, and for a line written as a DNS name
+// also the address, so an address that stays keeps its state. It then shares the running generation's BackendHealth object, not a copy, so a
 // connect of the old generation that fails after the reload and a success of the new one
 // meet in one state. Only the running generation is looked at: a backend removed by one
 // reload and added back by a later one starts up, as a backend a reload adds. The same
@@ -41,12 +43,12 @@ int find_backend(const std::vector<BackendConfig>& backends, size_t count,
 // applies when the caller commits (apply_backend_caps).
 void share_backend_state(const RouteRuntime* kept, RouteRuntime& to) {
   for (size_t i = 0; i < to.backend_count; ++i) {
-    const std::string& name = to.config.backends[i].name;
-    if (int same = find_backend(to.config.backends, i, name); same >= 0) {
+    const std::string key = backend_key(to.config.backends[i]);
+    if (int same = find_backend(to.config.backends, i, key); same >= 0) {
       to.backends[i].health = to.backends[same].health;
       to.backends[i].slots = to.backends[same].slots;
     } else if (kept != nullptr) {
-      int old = find_backend(kept->config.backends, kept->backend_count, name);
+      int old = find_backend(kept->config.backends, kept->backend_count, key);
       if (old >= 0) {
         to.backends[i].health = kept->backends[old].health;
         to.backends[i].slots = kept->backends[old].slots;
@@ -57,13 +59,18 @@ void share_backend_state(const RouteRuntime* kept, RouteRuntime& to) {
 
 }  // namespace
 
-Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config, const Snapshot* previous) {
+Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config, const Snapshot* previous,
+                                                 FilterLoad filters) {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->config = std::move(config);
   const Config& whole = *snapshot->config;
   for (const RouteConfig& route : whole.routes) {
+    const RouteRuntime* kept = previous != nullptr ? find_route(*previous, route.name) : nullptr;
     FilterInstancePtr filter;
-    if (!route.filter.empty()) {
+    if (filters == FilterLoad::kKeepRunning && kept != nullptr &&
+        kept->config.filter == route.filter && kept->config.filter_args == route.filter_args) {
+      filter = kept->filter;
+    } else if (!route.filter.empty()) {
       // Named like every configuration error: file, the `filter` line, section, key.
       auto plugin = load_filter(whole.global.plugin_dir, route.filter);
       if (!plugin) return route_key_error(whole, route, "filter", plugin.error().message);
@@ -71,7 +78,6 @@ Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config, const Snapsho
       if (!instance) return route_key_error(whole, route, "filter", instance.error().message);
       filter = std::move(*instance);
     }
-    const RouteRuntime* kept = previous != nullptr ? find_route(*previous, route.name) : nullptr;
     // A shared count keeps the old cap until the caller commits the reload (set_limit).
     std::shared_ptr<Admission> admission =
         kept != nullptr ? kept->admission : std::make_shared<Admission>(route.max_connections);

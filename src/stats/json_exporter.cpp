@@ -57,7 +57,10 @@ void open_element(std::string& out) {
 
 void render_backend(std::string& out, const BackendSnapshot& b) {
   open_element(out);
-  field(out, "address", std::string_view(b.address));
+  // "backend" is the metrics label (HOST:PORT as written); "address" the address itself:
+  // for a line written with an IP literal the two are that line.
+  field(out, "backend", std::string_view(b.name));
+  field(out, "address", std::string_view(b.address.empty() ? b.name : b.address));
   field(out, "up", b.up);
   field(out, "connections_active", b.connections_active);
   field(out, "connections_total", b.connections_total);

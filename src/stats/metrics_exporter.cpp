@@ -79,8 +79,27 @@ void backend_family(std::string& out, const StatsSnapshot& s, std::string_view n
   family(out, name, type, help);
   for (const RouteSnapshot& r : s.routes) {
     for (const BackendSnapshot& b : r.backends) {
-      sample(out, name, {{"route", r.name}, {"backend", b.address}}, field(b));
+      // A literal line's series keep the labels they always had; the addresses of a
+      // DNS name share its `backend` label and differ by `address`.
+      if (b.address.empty()) {
+        sample(out, name, {{"route", r.name}, {"backend", b.name}}, field(b));
+      } else {
+        sample(out, name, {{"route", r.name}, {"backend", b.name}, {"address", b.address}},
+               field(b));
+      }
     }
+  }
+}
+
+// One sample of a (route, backend) family that also has a `result` label.
+void backend_result_sample(std::string& out, std::string_view name, const RouteSnapshot& r,
+                           const BackendSnapshot& b, std::string_view result, uint64_t value) {
+  if (b.address.empty()) {
+    sample(out, name, {{"route", r.name}, {"backend", b.name}, {"result", result}}, value);
+  } else {
+    sample(out, name,
+           {{"route", r.name}, {"backend", b.name}, {"address", b.address}, {"result", result}},
+           value);
   }
 }
 
@@ -188,11 +207,18 @@ std::string render_prometheus(const StatsSnapshot& s) {
          "Active health checks of each backend by result.");
   for (const RouteSnapshot& r : s.routes) {
     for (const BackendSnapshot& b : r.backends) {
-      sample(out, "arus_health_checks_total",
-             {{"route", r.name}, {"backend", b.address}, {"result", "ok"}}, b.checks_ok);
-      sample(out, "arus_health_checks_total",
-             {{"route", r.name}, {"backend", b.address}, {"result", "fail"}}, b.checks_failed);
+      backend_result_sample(out, "arus_health_checks_total", r, b, "ok", b.checks_ok);
+      backend_result_sample(out, "arus_health_checks_total", r, b, "fail", b.checks_failed);
     }
+  }
+
+  family(out, "arus_dns_resolutions_total", "counter",
+         "Refreshes of backends written as DNS names, per route, backend and result.");
+  for (const DnsResolutionSnapshot& d : s.dns_resolutions) {
+    sample(out, "arus_dns_resolutions_total",
+           {{"route", d.route}, {"backend", d.backend}, {"result", "ok"}}, d.ok);
+    sample(out, "arus_dns_resolutions_total",
+           {{"route", d.route}, {"backend", d.backend}, {"result", "error"}}, d.error);
   }
   return out;
 }

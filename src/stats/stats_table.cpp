@@ -8,6 +8,7 @@
 #include "arus/balance/backend_health.hpp"
 #include "arus/balance/backend_queue.hpp"
 #include "arus/balance/backend_slots.hpp"
+#include "arus/config/backend_addresses.hpp"
 #include "arus/core/clock.hpp"
 #include "arus/core/log.hpp"
 
@@ -26,6 +27,7 @@ int64_t sum_active(const std::unique_ptr<RouteShard[]>& shards, unsigned count) 
 
 BackendSnapshot StatsTable::sum_backend(BackendStats& row, unsigned shard_count) {
   BackendSnapshot out;
+  out.name = row.name();
   out.address = row.address();
   out.up = row.health_ == nullptr || row.health_->marked_up();
   if (row.health_ != nullptr) {
@@ -46,8 +48,11 @@ BackendSnapshot StatsTable::sum_backend(BackendStats& row, unsigned shard_count)
   return out;
 }
 
-BackendStats::BackendStats(std::string address, unsigned shard_count)
-    : address_(std::move(address)),
+BackendStats::BackendStats(std::string key, std::string name, std::string address,
+                           unsigned shard_count)
+    : key_(std::move(key)),
+      name_(std::move(name)),
+      address_(std::move(address)),
       shard_count_(shard_count),
       shards_(std::make_unique<BackendShard[]>(shard_count)) {}
 
@@ -79,26 +84,27 @@ void StatsTable::reconcile_backends(RouteStats& row, const RouteConfig& route) {
   std::vector<std::shared_ptr<BackendStats>> next;
   next.reserve(route.backends.size());
   // Entries already moved into `next` are null.
-  auto named = [](std::string_view address) {
-    return
-        [address](const std::shared_ptr<BackendStats>& b) { return b && b->address() == address; };
+  auto keyed = [](std::string_view key) {
+    return [key](const std::shared_ptr<BackendStats>& b) { return b && b->key() == key; };
   };
   for (const BackendConfig& backend : route.backends) {
+    const std::string key = backend_key(backend);
     // The same HOST:PORT twice in a route would be one series anyway: share the row.
-    if (std::any_of(next.begin(), next.end(), named(backend.name))) continue;
-    auto live = std::find_if(row.backends_.begin(), row.backends_.end(), named(backend.name));
+    if (std::any_of(next.begin(), next.end(), keyed(key))) continue;
+    auto live = std::find_if(row.backends_.begin(), row.backends_.end(), keyed(key));
     if (live != row.backends_.end()) {
       next.push_back(std::move(*live));
       continue;
     }
-    auto old = std::find_if(row.retired_backends_.begin(), row.retired_backends_.end(),
-                            named(backend.name));
+    auto old = std::find_if(row.retired_backends_.begin(), row.retired_backends_.end(), keyed(key));
     if (old != row.retired_backends_.end()) {
       next.push_back(std::move(*old));
       row.retired_backends_.erase(old);
       continue;
     }
-    next.push_back(std::make_shared<BackendStats>(backend.name, shard_count()));
+    next.push_back(std::make_shared<BackendStats>(
+        key, backend.name, backend.by_name ? backend.address.to_string() : std::string(),
+        shard_count()));
   }
   for (auto& old : row.backends_) {
     if (old) row.retired_backends_.push_back(std::move(old));  // moved-from = kept above
@@ -142,10 +148,32 @@ uint64_t StatsTable::apply(const Config& config) {
   routes_ = std::move(next);
   index_ = std::move(next_index);
   prune_retired();
+  prune_dns_counts(config);
   return ++generation_;
 }
 
+void StatsTable::prune_dns_counts(const Config& config) {
+  std::lock_guard lock(dns_mutex_);
+  std::erase_if(dns_counts_, [&config](const auto& entry) {
+    const auto& [route_name, backend_name] = entry.first;
+    for (const RouteConfig& route : config.routes) {
+      if (route.name != route_name) continue;
+      return std::none_of(
+          route.backends.begin(), route.backends.end(),
+          [&](const BackendConfig& b) { return b.by_name && b.name == backend_name; });
+    }
+    return true;
+  });
+}
+
 void StatsTable::count_reload(bool ok) noexcept { stats_add(ok ? reloads_ok_ : reloads_error_); }
+
+void StatsTable::count_dns_resolution(const std::string& route, const std::string& backend,
+                                      bool ok) {
+  std::lock_guard lock(dns_mutex_);
+  DnsCounts& counts = dns_counts_[{route, backend}];
+  ++(ok ? counts.ok : counts.error);
+}
 
 RouteCounters StatsTable::counters_for(const RouteConfig& route) const {
   RouteCounters out;
@@ -156,8 +184,9 @@ RouteCounters StatsTable::counters_for(const RouteConfig& route) const {
   for (const BackendConfig& backend : route.backends) {
     std::shared_ptr<BackendStats> found;
     if (out.route) {
+      const std::string key = backend_key(backend);
       for (const auto& row : out.route->backends_) {
-        if (row->address() == backend.name) found = row;
+        if (row->key() == key) found = row;
       }
     }
     out.backends.push_back(std::move(found));
@@ -236,6 +265,11 @@ StatsSnapshot StatsTable::snapshot() const {
   };
   for (const auto& row : routes_) add_route(*row);
   for (const auto& row : retired_) add_route(*row);
+  std::lock_guard dns_lock(dns_mutex_);
+  for (const auto& [where, counts] : dns_counts_) {
+    out.dns_resolutions.push_back(
+        DnsResolutionSnapshot{where.first, where.second, counts.ok, counts.error});
+  }
   return out;
 }
 

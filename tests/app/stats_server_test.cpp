@@ -62,7 +62,7 @@ class StatsServerTest : public ::testing::Test {
         r.name = "route-" + std::to_string(i);
         r.listen = "127.0.0.1:8080";
         BackendSnapshot& b = r.backends.emplace_back();
-        b.address = "127.0.0.1:9001";
+        b.name = "127.0.0.1:9001";
         b.connections_total = 1;
         b.connect_errors_total = 2;
         b.connections_active = 3;

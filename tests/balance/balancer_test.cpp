@@ -455,5 +455,58 @@ TEST(BalancerAdmin, WeightOverrideWinsUntilReset) {
   EXPECT_EQ(count_picks(balancer, b, 10), (std::vector<int>{5, 5}));
 }
 
+// Issue 18: a DNS name's addresses are backends keyed by backend_key() (name and
+// address), so with rendezvous hashing a client keeps its address while the name gains
+// or loses others; only the clients of a vanished address move.
+TEST(Balancer, SourceHashKeepsClientsOfAddressesThatStayWhenANameChanges) {
+  auto line = [](std::vector<std::string> ips) {
+    std::vector<BackendConfig> backends;
+    for (const std::string& host : ips) {
+      BackendConfig b;
+      b.name = "db.internal:5432";
+      b.by_name = true;
+      b.address = resolve(HostPort{host, 5432}).value();
+      backends.push_back(b);
+    }
+    return backends;
+  };
+  auto before = line({"10.0.0.1", "10.0.0.2", "10.0.0.3"});
+  auto grown = line({"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"});
+  auto shrunk = line({"10.0.0.1", "10.0.0.3"});
+  auto a = make_backend_states(before);
+  auto g = make_backend_states(grown);
+  auto s = make_backend_states(shrunk);
+  EXPECT_NE(a[0].hash_key, a[1].hash_key);  // one name, distinct identities
+  Balancer pa(BalanceMode::kSourceHash, 3);
+  Balancer pg(BalanceMode::kSourceHash, 4);
+  Balancer ps(BalanceMode::kSourceHash, 2);
+  int moved_to_new = 0;
+  int moved_from_gone = 0;
+  constexpr uint32_t kClients = 6000;
+  for (uint32_t c = 0; c < kClients; ++c) {
+    const std::string was =
+        before[static_cast<size_t>(pa.pick(a.get(), 3, kNow, client(c), -1))].address.to_string();
+    const std::string now_grown =
+        grown[static_cast<size_t>(pg.pick(g.get(), 4, kNow, client(c), -1))].address.to_string();
+    const std::string now_shrunk =
+        shrunk[static_cast<size_t>(ps.pick(s.get(), 2, kNow, client(c), -1))].address.to_string();
+    // Added address: a client either stays or moves to the new one, never elsewhere.
+    if (now_grown != was) {
+      EXPECT_EQ(now_grown, "10.0.0.4:5432") << "client " << c;
+      ++moved_to_new;
+    }
+    // Removed address: only its clients move.
+    if (was != "10.0.0.2:5432") {
+      EXPECT_EQ(now_shrunk, was) << "client " << c;
+    } else {
+      ++moved_from_gone;
+    }
+  }
+  // About a quarter moves to the new address, about a third had the removed one.
+  EXPECT_GT(moved_to_new, static_cast<int>(kClients) / 8);
+  EXPECT_LT(moved_to_new, static_cast<int>(kClients) / 2);
+  EXPECT_GT(moved_from_gone, static_cast<int>(kClients) / 6);
+}
+
 }  // namespace
 }  // namespace arus

@@ -316,9 +316,9 @@ namespace {
 TEST(IniLoader, NamesGoThroughTheCallersLookupToldTheLineAndKey) {
   std::vector<std::string> asked;
   NameLookup lookup = [&](const HostPort& host_port,
-                          const std::string& where) -> Result<SocketAddress> {
+                          const std::string& where) -> Result<std::vector<SocketAddress>> {
     asked.push_back(where + host_port.host + ":" + std::to_string(host_port.port));
-    return resolve(HostPort{"127.0.0.2", host_port.port});
+    return resolve_all(HostPort{"127.0.0.2", host_port.port});
   };
   Result<Config> r = parse_config(lines({"[global]", "stats_listen = stats.test:9090", "",
                                          "[route:web]", "listen = front.test:8080",
@@ -336,7 +336,8 @@ TEST(IniLoader, NamesGoThroughTheCallersLookupToldTheLineAndKey) {
 }
 
 TEST(IniLoader, ALookupErrorIsPlacedAtItsLine) {
-  NameLookup lookup = [](const HostPort& host_port, const std::string&) -> Result<SocketAddress> {
+  NameLookup lookup = [](const HostPort& host_port,
+                         const std::string&) -> Result<std::vector<SocketAddress>> {
     return Error{"cannot resolve '" + host_port.host + "': Name or service not known"};
   };
   Result<Config> r = parse_config(kRoute + "backend = gone.test:1\n", "proxy.conf", lookup);

@@ -152,5 +152,50 @@ TEST(BuildSnapshot, BackendSlotsQueueAndLimitsAreHandedOverAndCapsApplyAtCommit)
   EXPECT_EQ(other->routes[0]->backends[0].slots->active(), 0u);
 }
 
+// Issue 18: the addresses of a line written as a DNS name are backends of their own; a
+// refresh that keeps an address keeps its health (and stats row), one that adds an
+// address starts it up, and the filter instance is reused, not loaded again.
+RouteConfig named_route(std::vector<std::string> ips) {
+  RouteConfig r = route_config("db", {});
+  for (const std::string& ip : ips) {
+    BackendConfig b;
+    b.name = "db.internal:5432";
+    b.by_name = true;
+    b.address = resolve(HostPort{ip, 5432}).value();
+    r.backends.push_back(b);
+  }
+  return r;
+}
+
+TEST(BuildSnapshot, AnAddressThatStaysAcrossADnsRefreshKeepsItsHealth) {
+  auto first = snapshot({named_route({"10.0.0.1", "10.0.0.2"})});
+  ASSERT_TRUE(first);
+  EXPECT_NE(first->routes[0]->backends[0].health, first->routes[0]->backends[1].health)
+      << "one name, two backends";
+  ASSERT_TRUE(first->routes[0]->backends[1].health->record_failure(kNow));
+
+  auto config = std::make_shared<Config>();
+  config->routes = {named_route({"10.0.0.2", "10.0.0.3"})};
+  auto built = build_snapshot(config, first.get(), FilterLoad::kKeepRunning);
+  ASSERT_TRUE(built.ok());
+  const RouteRuntime& db = *(*built)->routes[0];
+  EXPECT_EQ(db.backends[0].health, first->routes[0]->backends[1].health);
+  EXPECT_FALSE(db.backends[0].health->marked_up()) << "10.0.0.2 is still down";
+  EXPECT_TRUE(db.backends[1].health->marked_up()) << "10.0.0.3 is new and starts up";
+  EXPECT_EQ(db.backends[0].hash_key, first->routes[0]->backends[1].hash_key)
+      << "source_hash keeps 10.0.0.2's clients";
+  EXPECT_EQ(db.admission, first->routes[0]->admission);
+
+  StatsTable stats(1, "test");
+  attach_stats(**built, stats, stats.apply(*config));
+  StatsSnapshot s = stats.snapshot();
+  ASSERT_EQ(s.routes[0].backends.size(), 2u);
+  EXPECT_EQ(s.routes[0].backends[0].name, "db.internal:5432");
+  EXPECT_EQ(s.routes[0].backends[0].address, "10.0.0.2:5432");
+  EXPECT_FALSE(s.routes[0].backends[0].up);
+  EXPECT_EQ(s.routes[0].backends[1].address, "10.0.0.3:5432");
+  EXPECT_TRUE(s.routes[0].backends[1].up);
+}
+
 }  // namespace
 }  // namespace arus

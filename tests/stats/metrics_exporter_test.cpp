@@ -106,14 +106,17 @@ TEST(MetricsExporter, TinyTableExactText) {
       "# TYPE arus_health_checks_total counter\n"
       "arus_health_checks_total{route=\"web\",backend=\"127.0.0.1:9001\",result=\"ok\"} 11\n"
       "arus_health_checks_total{route=\"web\",backend=\"127.0.0.1:9001\",result=\"fail\"} "
-      "12\n";
+      "12\n"
+      "# HELP arus_dns_resolutions_total Refreshes of backends written as DNS names, per "
+      "route, backend and result.\n"
+      "# TYPE arus_dns_resolutions_total counter\n";
   EXPECT_EQ(render_prometheus(tiny_snapshot()), expected);
 }
 
 TEST(MetricsExporter, LabelValuesAreEscaped) {
   StatsSnapshot s = tiny_snapshot();
   s.routes[0].name = "a\"b\\c\nd";
-  s.routes[0].backends[0].address = "[::1]:80";
+  s.routes[0].backends[0].name = "[::1]:80";
   std::string text = render_prometheus(s);
   EXPECT_NE(text.find("arus_connections_active{route=\"a\\\"b\\\\c\\nd\"} 1\n"), std::string::npos)
       << text;
@@ -268,8 +271,10 @@ TEST(MetricsExporter, EveryFamilyHasHelpAndTypeAndEveryLineIsWellFormed) {
   RouteSnapshot second = s.routes[0];
   second.name = "quote\" back\\slash new\nline";
   second.backends.push_back(second.backends[0]);
-  second.backends[1].address = "db.example:5432";
+  second.backends[1].name = "db.example:5432";
+  second.backends[1].address = "10.0.0.7:5432";  // one address of a DNS name
   s.routes.push_back(second);
+  s.dns_resolutions.push_back(DnsResolutionSnapshot{second.name, "db.example:5432", 4, 1});
   Exposition e = read_exposition(render_prometheus(s));
   for (const auto& error : e.errors) ADD_FAILURE() << error;
 
@@ -296,12 +301,17 @@ TEST(MetricsExporter, EveryFamilyHasHelpAndTypeAndEveryLineIsWellFormed) {
       {"arus_backend_up", "gauge"},
       {"arus_backend_state_changes_total", "counter"},
       {"arus_health_checks_total", "counter"},
+      {"arus_dns_resolutions_total", "counter"},
   };
   EXPECT_EQ(e.types, families);
   EXPECT_EQ(e.helps.size(), families.size());
   EXPECT_EQ(e.values.at("arus_connections_total{route=\"quote\\\" back\\\\slash new\\nline\","
-                        "backend=\"db.example:5432\"}"),
+                        "backend=\"db.example:5432\",address=\"10.0.0.7:5432\"}"),
             7);
+  EXPECT_EQ(e.values.at("arus_connections_total{route=\"web\",backend=\"127.0.0.1:9001\"}"), 7);
+  EXPECT_EQ(e.values.at("arus_dns_resolutions_total{route=\"quote\\\" back\\\\slash "
+                        "new\\nline\",backend=\"db.example:5432\",result=\"error\"}"),
+            1);
   EXPECT_EQ(e.values.at("arus_config_generation"), 3);
 }
 
@@ -309,7 +319,7 @@ TEST(MetricsExporter, EmptyTableStillDescribesEveryFamily) {
   StatsSnapshot s;
   Exposition e = read_exposition(render_prometheus(s));
   for (const auto& error : e.errors) ADD_FAILURE() << error;
-  EXPECT_EQ(e.types.size(), 22u);
+  EXPECT_EQ(e.types.size(), 23u);
   EXPECT_EQ(e.values.count("arus_reloads_total{result=\"error\"}"), 1u);
 }
 

@@ -30,7 +30,7 @@ inline StatsSnapshot sample_snapshot(double start_time_seconds, bool backend_up)
   r.filter_closed = 6;
   r.proxy_header_errors = 11;
   BackendSnapshot& b = r.backends.emplace_back();
-  b.address = "127.0.0.1:9001";
+  b.name = "127.0.0.1:9001";
   b.up = backend_up;
   b.connections_total = 7;
   b.connect_errors_total = 8;

@@ -61,8 +61,8 @@ TEST(StatsTable, EveryConfiguredSeriesExistsFromTheStartAtZero) {
   EXPECT_EQ(s.routes[0].connections_total, 0u);
   EXPECT_EQ(s.routes[0].bytes_client_to_backend, 0u);
   ASSERT_EQ(s.routes[0].backends.size(), 2u);
-  EXPECT_EQ(s.routes[0].backends[0].address, "a:1");
-  EXPECT_EQ(s.routes[0].backends[1].address, "b:2");
+  EXPECT_EQ(s.routes[0].backends[0].name, "a:1");
+  EXPECT_EQ(s.routes[0].backends[1].name, "b:2");
   EXPECT_TRUE(s.routes[0].backends[0].up);
   EXPECT_EQ(s.routes[0].backends[1].connections_total, 0u);
 }
@@ -102,7 +102,7 @@ TEST(StatsTable, ShardsSumAndCountersSurviveApply) {
   ASSERT_EQ(w->backends.size(), 2u);
   EXPECT_EQ(w->backends[0].connect_errors_total, 4u);
   EXPECT_FALSE(w->backends[0].up);
-  EXPECT_EQ(w->backends[1].address, "n:9");
+  EXPECT_EQ(w->backends[1].name, "n:9");
   EXPECT_EQ(w->backends[1].connect_errors_total, 0u);
   const RouteSnapshot* n = find(s, "new");
   ASSERT_NE(n, nullptr);
@@ -184,7 +184,7 @@ TEST(StatsTable, BackendRetiredWhileHeldThenRevived) {
   EXPECT_EQ(find_backend(table, "r", "b:2"), nullptr);
   auto backends = table.snapshot().routes.at(0).backends;
   ASSERT_EQ(backends.size(), 2u) << "a retired backend with a connection stays visible";
-  EXPECT_EQ(backends[1].address, "b:2");
+  EXPECT_EQ(backends[1].name, "b:2");
   stats_add(b->shard(0).connections_active, -1);
   EXPECT_EQ(table.snapshot().routes.at(0).backends.size(), 1u);
   table.apply(config({route_config("r", {"a:1", "b:2"})}));

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "arus/app/dns_refresher.hpp"
 #include "arus/config/config.hpp"
 #include "arus/core/result.hpp"
 #include "arus/health/health_checker.hpp"
@@ -81,6 +82,22 @@ class Server {
   // Validate, then swap: everything that can fail happens before anything changes.
   Result<void> try_reload(ReloadTrigger trigger, uint64_t started_ms, Result<Config> loaded);
   void warn_restart_only_changes(const Config& next) const;
+  // A refresh of the backend line written as `backend` in `route` answered (control
+  // thread): a failure keeps the last good addresses and warns; a changed set is applied
+  // like a small reload (apply_addresses).
+  void on_dns_answer(const std::string& route, const std::string& backend,
+                     Result<std::vector<SocketAddress>> answer) noexcept;
+  // The running configuration with that line's addresses merged with `answer`, published
+  // to the workers as a new generation (same file, same filters; connections stay on
+  // the generation they started with). Nothing changes when the set is the same.
+  Result<void> apply_addresses(const std::string& route, const std::string& backend,
+                               const std::vector<SocketAddress>& answer);
+  // Hands `snapshot` (generation `pending.generation`) to every worker; announced as a
+  // reload (log line, arus_reloads_total, POST /reload answers) only when
+  // `pending.reload` is true, once every worker serves it.
+  struct PendingReload;
+  void publish(const SnapshotPtr& snapshot, PendingReload pending,
+               const std::vector<std::shared_ptr<std::vector<UniqueFd>>>& fresh);
   void on_worker_adopted(size_t worker, uint64_t generation) noexcept;
   std::vector<std::string> filter_paths() const;
   void on_grace_expired() noexcept;
@@ -100,6 +117,7 @@ class Server {
   std::unique_ptr<Resolver> resolver_;         // reloads' name lookups; posts to control_
   std::unique_ptr<HealthChecker> checker_;     // null until a route has health checks on
   bool running_ = false;                       // run() has started the threads
+  std::unique_ptr<DnsRefresher> dns_refresher_;  // backend names, every dns_refresh_ms
   // A reload waits for resolver_ (loading), and the trigger to reload with once it is
   // done (strongest first: a signal or filter change is never skipped as unchanged).
   // Control thread only.
@@ -118,8 +136,9 @@ class Server {
     const char* trigger;
     uint64_t started_ms;
     size_t routes;
-    std::vector<AdminDone> waiters;  // POST /reload callers, answered when announced
-    std::string plan_json;           // their answer's plan
+    bool reload = true;  // false: a DNS refresh, published without counting as a reload
+    std::vector<AdminDone> waiters = {};  // POST /reload callers, answered when announced
+    std::string plan_json = {};           // their answer's plan
   };
   std::vector<PendingReload> pending_reloads_;  // oldest first
   std::vector<uint64_t> adopted_generation_;    // per worker

@@ -71,7 +71,9 @@ int take_free_slot(const BackendState* backends, size_t count, uint64_t now_ms) 
 uint64_t hash_client_address(std::string_view ip_bytes) noexcept;
 
 // One BackendState per configured backend, same order, weight and hash_key filled in
-// (hash_key from the backend's name, so source_hash survives reordering on reload).
+// (hash_key from the backend's backend_key(), so source_hash survives reordering on
+// reload, and an address of a DNS name keeps its clients while the name's other
+// addresses come and go).
 // Allocates: call at load or reload time, then share the array with the workers.
 std::unique_ptr<BackendState[]> make_backend_states(const std::vector<BackendConfig>& backends);
 

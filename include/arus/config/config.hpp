@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "arus/config/health_check_config.hpp"
-#include "arus/config/proxy_protocol_config.hpp"
 #include "arus/config/admin_config.hpp"
+#include "arus/config/health_check_config.hpp"
 #include "arus/config/limits_config.hpp"
+#include "arus/config/proxy_protocol_config.hpp"
 #include "arus/core/log.hpp"
 #include "arus/net/address.hpp"
 
@@ -25,12 +25,22 @@ using KeyLines = std::map<std::string, int, std::less<>>;
 
 enum class BalanceMode { kRoundRobin, kLeastConn, kSourceHash };
 
+// One backend: a line written with an IP literal, or one address of a line written with
+// a DNS name (each address the name resolves to is a BackendConfig of its own, a copy of
+// the line's settings; see config/backend_addresses.hpp).
 struct BackendConfig {
   std::string name;       // "HOST:PORT" exactly as written in the config: the metrics label
-  SocketAddress address;  // resolved at load
+  SocketAddress address;  // resolved at load (for a name: one of its addresses)
   uint32_t weight = 1;    // 0-256; 0 = drained: kept, never picked for new connections
   uint32_t max_connections = 0;  // open connections at most (0 = no cap); full: skipped
   int line = 0;           // where it was written, for messages
+  bool by_name = false;   // HOST is a DNS name, re-resolved every dns.refresh_ms
+};
+
+// [route:NAME] keys about backends written as DNS names.
+struct DnsConfig {
+  // dns_refresh_ms: how often each name is resolved again; 0 = only at load and reload.
+  uint64_t refresh_ms = 30000;
 };
 
 struct RouteConfig {
@@ -48,6 +58,7 @@ struct RouteConfig {
   ProxyProtocolConfig proxy_protocol;
   HealthCheckConfig health_check;  // active checks (health_check* keys); off by default
   LimitsConfig limits;           // the backend queue, per-source and rate limits
+  DnsConfig dns;
   int line = 0;                  // line of the [route:NAME] header
   KeyLines key_lines;
 };

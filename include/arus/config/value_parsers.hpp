@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "arus/config/config.hpp"
 #include "arus/core/log.hpp"
@@ -38,15 +39,19 @@ Result<SocketAddress> parse_stats_listen(std::string_view text,
 
 struct BackendSpec {
   std::string name;  // the HOST:PORT part as written
-  SocketAddress address;
+  SocketAddress address;  // the first of `addresses`
+  // A literal: itself. A name: every address `lookup` returned, in stable_address_order.
+  std::vector<SocketAddress> addresses;
+  bool by_name = false;  // HOST is a DNS name, not an IP literal
   uint32_t weight = 1;
   uint32_t max_connections = 0;  // 0 = no cap
 };
 
 // "HOST:PORT" optionally followed by whitespace-separated options, each at most once:
-// "weight=N" (N in 0-256), "max_connections=N" (0-10000000, 0 = none); the address as
-// parse_address.
-Result<BackendSpec> parse_backend(std::string_view text, const AddressLookup& lookup = resolve);
+// "weight=N" (N in 0-256), "max_connections=N" (0-10000000, 0 = none); HOST resolved by
+// `lookup` (blocking).
+Result<BackendSpec> parse_backend(std::string_view text,
+                                  const AddressesLookup& lookup = resolve_all);
 
 // A filter must name a file directly inside plugin_dir: no '/', not "." or "..".
 Result<void> check_plugin_file_name(std::string_view name);

@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "arus/core/result.hpp"
 
@@ -55,14 +56,26 @@ Result<HostPort> split_host_port(std::string_view text);
 // Blocking: call at configuration load, never on a worker.
 Result<SocketAddress> resolve(const HostPort& host_port);
 
-// A way to turn HOST:PORT into an address: resolve() itself, or a stand-in (tests, or
-// a lookup run on a resolver thread that records what it is waiting for).
+// Every IPv4/IPv6 address getaddrinfo returns for a stream socket, in its order, each
+// once (a literal gives itself). Never an empty list: no address is an error.
+// Blocking, like resolve().
+Result<std::vector<SocketAddress>> resolve_all(const HostPort& host_port);
+
+// True when `host` is an IPv4 or IPv6 literal (no DNS involved), false for a name.
+bool is_ip_literal(const std::string& host) noexcept;
+
+// A way to turn HOST:PORT into an address: resolve() itself, or a stand-in (tests).
 using AddressLookup = std::function<Result<SocketAddress>(const HostPort& host_port)>;
 
-// The same, told who asks: `where` is a message prefix naming file, line, section and
-// key ("proxy.conf:7: [route:web] backend: "), for an error about a lookup that never
+// The same for every address: resolve_all() or a stand-in (tests, or a lookup run on a
+// resolver thread that records what it is waiting for).
+using AddressesLookup =
+    std::function<Result<std::vector<SocketAddress>>(const HostPort& host_port)>;
+
+// resolve_all(), told who asks: `where` is a message prefix naming file, line, section
+// and key ("proxy.conf:7: [route:web] backend: "), for an error about a lookup that never
 // answered.
-using NameLookup =
-    std::function<Result<SocketAddress>(const HostPort& host_port, const std::string& where)>;
+using NameLookup = std::function<Result<std::vector<SocketAddress>>(const HostPort& host_port,
+                                                                    const std::string& where)>;
 
 }  // namespace arus

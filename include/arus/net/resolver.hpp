@@ -28,7 +28,7 @@ class Resolver {
   using Done = std::function<void(Result<void> finished)>;
 
   // `lookup` answers the work's questions on the job's thread (resolve() in service).
-  explicit Resolver(Post post, AddressLookup lookup = resolve);
+  explicit Resolver(Post post, AddressesLookup lookup = resolve_all);
   // Cancels: no Done runs after this returns. A job stuck in a lookup is abandoned to
   // its (detached) thread, which ends when the lookup returns and touches only state
   // it shares; the system resolver gives up on its own (resolv.conf timeout, attempts).

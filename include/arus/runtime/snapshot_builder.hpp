@@ -20,8 +20,13 @@ namespace arus {
 // `previous` (the running snapshot, or null) shares its per-route connection counts with
 // routes that keep their name, and its backends' health objects with the backends they
 // keep (same route name, same HOST:PORT): one health state per backend across reloads.
+// kKeepRunning (a DNS refresh: same file, new addresses) reuses `previous`'s filter
+// instance for every route whose filter and filter_args are unchanged instead of loading
+// the filter file again.
+enum class FilterLoad { kLoad, kKeepRunning };
 Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config,
-                                                 const Snapshot* previous = nullptr);
+                                                 const Snapshot* previous = nullptr,
+                                                 FilterLoad filters = FilterLoad::kLoad);
 
 // A reload's commit: the caps of `snapshot` (route max_connections, backends'
 // max_connections) replace the ones its shared counts carried over, and each route's

@@ -10,7 +10,7 @@
 namespace arus {
 
 struct BackendSnapshot {
-  std::string address;  // "HOST:PORT" as written in the config: the `backend` label
+  std::string name;     // "HOST:PORT" as written in the config: the `backend` label
   bool up = true;
   uint64_t connections_total = 0;     // connections opened to this backend
   uint64_t connect_errors_total = 0;  // connect attempts that failed or timed out
@@ -23,6 +23,9 @@ struct BackendSnapshot {
   std::string admin_state = "ready";  // the admin API's: ready | drain | disabled
   uint32_t weight = 1;                // as balancing uses it (the admin API's, if set)
   uint64_t max_connections = 0;  // the backend's cap, 0 = none
+  // "IP:PORT" for an address of a line written as a DNS name (the `address` label);
+  // empty for a line written with an IP literal, whose series keep their labels.
+  std::string address;
 };
 
 struct RouteSnapshot {
@@ -49,6 +52,14 @@ struct RouteSnapshot {
   std::vector<BackendSnapshot> backends;
 };
 
+// arus_dns_resolutions_total for one backend line written as a DNS name.
+struct DnsResolutionSnapshot {
+  std::string route;
+  std::string backend;  // NAME:PORT as written
+  uint64_t ok = 0;
+  uint64_t error = 0;
+};
+
 struct StatsSnapshot {
   std::string version;
   double start_time_seconds = 0;  // Unix time the process started
@@ -58,6 +69,7 @@ struct StatsSnapshot {
   uint64_t log_lines_dropped = 0;  // log lines stderr could not take in time (core/log)
   std::vector<int64_t> worker_connections_active;  // index = worker index
   std::vector<RouteSnapshot> routes;               // config order, then retired rows
+  std::vector<DnsResolutionSnapshot> dns_resolutions;  // by route, then backend
 };
 
 }  // namespace arus

@@ -7,11 +7,14 @@
 #include <atomic>
 #include <cassert>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "arus/config/config.hpp"
@@ -65,8 +68,12 @@ struct alignas(kCacheLineBytes) BackendShard {
 // on it from its own worker shard at any time, even after a reload retired it.
 class BackendStats {
  public:
-  BackendStats(std::string address, unsigned shard_count);
+  // `key`: backend_key(); `name`: HOST:PORT as written (the `backend` label); `address`:
+  // IP:PORT for an address of a line written as a DNS name, empty for a literal line.
+  BackendStats(std::string key, std::string name, std::string address, unsigned shard_count);
 
+  const std::string& key() const noexcept { return key_; }
+  const std::string& name() const noexcept { return name_; }
   const std::string& address() const noexcept { return address_; }
   BackendShard& shard(unsigned index) noexcept {
     assert(index < shard_count_);
@@ -75,6 +82,8 @@ class BackendStats {
 
  private:
   friend class StatsTable;
+  const std::string key_;
+  const std::string name_;
   const std::string address_;
   const unsigned shard_count_;
   std::unique_ptr<BackendShard[]> shards_;
@@ -144,6 +153,11 @@ class StatsTable {
   // arus_reloads_total{result}: call once per reload attempt (not for the start-up load).
   void count_reload(bool ok) noexcept;
 
+  // arus_dns_resolutions_total{route,backend,result}: one refresh of the backend line
+  // written as `backend` (NAME:PORT) in `route`. Any thread; its own lock. Series of
+  // lines no longer configured are dropped at the next apply().
+  void count_dns_resolution(const std::string& route, const std::string& backend, bool ok);
+
   // Shared lock, once: the route's live row and its backends' rows in config order (null
   // when not in the table). Keep the shared_ptrs for as long as you count on them: that
   // is what keeps a retired row alive.
@@ -166,6 +180,7 @@ class StatsTable {
   std::shared_ptr<RouteStats> take_row(const std::string& name);
   void reconcile_backends(RouteStats& row, const RouteConfig& route);
   void prune_retired();
+  void prune_dns_counts(const Config& config);  // takes dns_mutex_
   // With mutex_ held (shared is enough): a backend row's shard sums and its health.
   static BackendSnapshot sum_backend(BackendStats& row, unsigned shard_count);
 
@@ -180,6 +195,13 @@ class StatsTable {
   // Keys view the rows' own names, which live as long as the mapped row.
   std::unordered_map<std::string_view, std::shared_ptr<RouteStats>> index_;
   std::vector<std::shared_ptr<RouteStats>> retired_;  // removed routes, maybe still held
+
+  struct DnsCounts {
+    uint64_t ok = 0;
+    uint64_t error = 0;
+  };
+  mutable std::mutex dns_mutex_;  // guards dns_counts_ (taken after mutex_, never before)
+  std::map<std::pair<std::string, std::string>, DnsCounts> dns_counts_;  // (route, backend)
 
   std::atomic<uint64_t> published_generation_{0};
   std::atomic<uint64_t> reloads_ok_{0};
