@@ -86,7 +86,10 @@ import json, sys, xml.etree.ElementTree as ET
 out = sys.argv[1]
 res = json.load(open(f"{out}/b.json"))
 names = ["direct", "arus", "arus-filter", "haproxy", "haproxy-splice", "nginx"]
-assert res["order"] == names, res["order"]
+chains = ["arus-chain", "arus-chain-pp"]  # keep-alive and churn only
+assert res["order"] == names + chains, res["order"]
+for t in chains:
+    assert res["figures"][t]["ka_rps"] > 0 and res["figures"][t]["churn_cps"] > 0, t
 for t in names:
     for test in ("iperf_up", "iperf_down", "download", "keepalive", "churn", "idle"):
         assert res["samples"][t].get(test), (t, test)
@@ -100,7 +103,7 @@ md = open(f"{out}/b.md").read()
 for needle in ("## Conditions", "## Results", "## Targets (issue 6)", "| met in rounds |",
                "## Foreign load",
                "| Bulk, iperf3 1 stream, client→server |", "arus splice", "HAProxy splice forced",
-               "nginx stream", "b.svg"):
+               "nginx stream", "b.svg", "PROXY v2 in and out"):
     assert needle in md, needle
 svg = ET.parse(f"{out}/b.svg").getroot()
 assert svg.tag.endswith("svg")

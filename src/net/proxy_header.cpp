@@ -21,8 +21,8 @@ constexpr uint8_t kV2CommandProxy = 0x1;
 constexpr uint8_t kV2TcpIpv4 = 0x11;  // AF_INET, STREAM
 constexpr uint8_t kV2TcpIpv6 = 0x21;  // AF_INET6, STREAM
 constexpr uint8_t kV2Unspec = 0x00;
-constexpr size_t kV2Ipv4Block = 12;   // two addresses of 4 bytes, two ports
-constexpr size_t kV2Ipv6Block = 36;   // two addresses of 16 bytes, two ports
+constexpr size_t kV2Ipv4Block = 12;  // two addresses of 4 bytes, two ports
+constexpr size_t kV2Ipv6Block = 36;  // two addresses of 16 bytes, two ports
 constexpr std::string_view kV1Prefix = "PROXY ";
 
 ProxyParseResult need_more() noexcept { return {}; }

@@ -500,8 +500,8 @@ void Connection::prepare_backend_header() noexcept {
   if (send == SendProxy::kOff) return;
   const SocketAddress destination =
       proxy_destination_.empty() ? local_address(client_.fd.get()) : proxy_destination_;
-  backend_header_ = build_proxy_header(send == SendProxy::kV1 ? ProxyVersion::kV1 : ProxyVersion::kV2,
-                                       client_address_, destination);
+  backend_header_ = build_proxy_header(
+      send == SendProxy::kV1 ? ProxyVersion::kV1 : ProxyVersion::kV2, client_address_, destination);
   backend_header_sent_ = 0;
 }
 

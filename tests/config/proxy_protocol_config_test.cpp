@@ -4,9 +4,8 @@
 
 #include <gtest/gtest.h>
 
-#include "arus/config/ini_loader.hpp"
-
 #include "../support/config_text.hpp"
+#include "arus/config/ini_loader.hpp"
 
 namespace arus {
 namespace {
@@ -35,8 +34,8 @@ TEST(ProxyProtocolConfig, OffByDefault) {
 }
 
 TEST(ProxyProtocolConfig, ReadsEveryKey) {
-  Result<Config> c = parse_route(lines(
-      {"accept_proxy = on", "proxy_header_timeout_ms = 250", "send_proxy = v2"}));
+  Result<Config> c =
+      parse_route(lines({"accept_proxy = on", "proxy_header_timeout_ms = 250", "send_proxy = v2"}));
   ASSERT_TRUE(c.ok()) << c.error().message;
   const ProxyProtocolConfig& p = c->routes[0].proxy_protocol;
   EXPECT_TRUE(p.accept);
@@ -50,7 +49,8 @@ TEST(ProxyProtocolConfig, ReadsEveryKey) {
 
 TEST(ProxyProtocolConfig, ErrorsNameFileLineSectionAndKey) {
   EXPECT_EQ(error_of(lines({"accept_proxy = maybe"})),
-            "proxy.conf:4: [route:web] accept_proxy: 'maybe' is not a boolean (on/off, true/false, yes/no, 1/0)");
+            "proxy.conf:4: [route:web] accept_proxy: 'maybe' is not a boolean (on/off, true/false, "
+            "yes/no, 1/0)");
   EXPECT_EQ(error_of(lines({"send_proxy = v3"})),
             "proxy.conf:4: [route:web] send_proxy: 'v3' is not a PROXY protocol version "
             "(off, v1, v2)");
@@ -64,10 +64,9 @@ TEST(ProxyProtocolConfig, ErrorsNameFileLineSectionAndKey) {
             "(1-604800000)");
   EXPECT_EQ(error_of(lines({"send_proxy = v1", "send_proxy = v2"})),
             "proxy.conf:5: [route:web] send_proxy: given twice (first at line 4)");
-  EXPECT_EQ(parse_config(lines({"[global]", "accept_proxy = on"}) + kRoute, "proxy.conf")
-                .error()
-                .message,
-            "proxy.conf:2: [global] accept_proxy: unknown key");
+  EXPECT_EQ(
+      parse_config(lines({"[global]", "accept_proxy = on"}) + kRoute, "proxy.conf").error().message,
+      "proxy.conf:2: [global] accept_proxy: unknown key");
 }
 
 }  // namespace

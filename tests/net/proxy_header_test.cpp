@@ -190,10 +190,10 @@ TEST(ProxyHeaderV2, ParsesTcpOverIpv4) {
 
 TEST(ProxyHeaderV2, ParsesTcpOverIpv6AndSkipsTlvs) {
   Bytes block(36, 0);
-  block[15] = 1;                      // ::1
-  block[16] = 0x20, block[17] = 0x01; // 2001::
-  block[32] = 0x00, block[33] = 0x50; // 80
-  block[34] = 0x1F, block[35] = 0x90; // 8080
+  block[15] = 1;                                        // ::1
+  block[16] = 0x20, block[17] = 0x01;                   // 2001::
+  block[32] = 0x00, block[33] = 0x50;                   // 80
+  block[34] = 0x1F, block[35] = 0x90;                   // 8080
   const Bytes tlv = {0x04, 0x00, 0x03, 'a', 'b', 'c'};  // a NOOP TLV
   block.insert(block.end(), tlv.begin(), tlv.end());
   ProxyParseResult r = parse(v2(0x21, 0x21, block));
@@ -262,9 +262,9 @@ TEST(ProxyHeaderBuild, V1Ipv4AndIpv6) {
 }
 
 TEST(ProxyHeaderBuild, V1MapsIpv4WhenFamiliesDiffer) {
-  EXPECT_EQ(text_of(build_proxy_header(ProxyVersion::kV1, address("192.0.2.1", 5),
-                                       address("::1", 6))),
-            "PROXY TCP6 ::ffff:192.0.2.1 ::1 5 6\r\n");
+  EXPECT_EQ(
+      text_of(build_proxy_header(ProxyVersion::kV1, address("192.0.2.1", 5), address("::1", 6))),
+      "PROXY TCP6 ::ffff:192.0.2.1 ::1 5 6\r\n");
 }
 
 TEST(ProxyHeaderBuild, V2Ipv4IsByteExact) {

@@ -2,9 +2,8 @@
 // sockets: no backend before the client's header is whole, the header's source becomes
 // the client, the backend's own header comes before any client byte, and a bad or
 // missing header ends only that connection, counted.
-#include <sys/socket.h>
-
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
 #include <string>
 
