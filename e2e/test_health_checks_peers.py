@@ -1,7 +1,12 @@
 """Active health checks against real servers: `redis` (PING -> +PONG) against a real
-redis-server stopped and started again, and `http` against nginx answering 200 and then
-503. Detection times are printed, never asserted."""
+redis-server stopped and started again, `http` against nginx answering 200 and then 503,
+and `send_expect` with PostgreSQL's SSLRequest as documented in docs/operations.md.
+Detection times are printed, never asserted."""
 import os
+import pwd
+import shutil
+import subprocess
+import tempfile
 import time
 import unittest
 
@@ -133,6 +138,67 @@ class HttpCheckTest(PeerCheckCase):
         print(f"  http: back up in {took * 1000:.0f} ms (rise x interval = {rise * interval} ms)")
         status, _, body = http.request(route.port, "/", env.t(5))
         self.assertEqual((status, body), (200, b"hello\n"))
+
+
+# PostgreSQL's SSLRequest: length 8, code 80877103. The server answers one byte, N or S.
+SSL_REQUEST = "\\x00\\x00\\x00\\x08\\x04\\xd2\\x16\\x2f"
+
+
+class PostgresCheckTest(PeerCheckCase):
+    def postgres_user(self):
+        """(user to run as, or None for ourselves). PostgreSQL refuses to run as root."""
+        if os.geteuid() != 0:
+            return None
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            self.fail("running as root needs the postgres user (apt-get install postgresql)")
+        return "postgres"
+
+    def test_sslrequest_probe_finds_postgres_up_then_down(self):
+        user = self.postgres_user()
+        # A folder of its own that the server's user owns (the run folder is root's, 0700).
+        home = tempfile.mkdtemp(prefix="arus-e2e-pg-")
+        self.addCleanup(shutil.rmtree, home, True)
+        if user is not None:
+            shutil.chown(home, user)
+        data = os.path.join(home, "data")
+        initdb = [peers.postgres_tool("initdb"), "-D", data, "-A", "trust", "-U", "postgres"]
+        done = subprocess.run(initdb, capture_output=True, user=user, timeout=env.t(120))
+        self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+        port = free_port()
+        backend = f"127.0.0.1:{port}"
+        pg = peers.PeerProcess([peers.postgres_tool("postgres"), "-D", data, "-p", str(port),
+                                "-k", home, "-c", "listen_addresses=127.0.0.1"],
+                               port, os.path.join(self.workdir, "postgres.log"), user=user)
+        self.addCleanup(pg.stop)
+        pg.start(timeout=env.t(30))
+
+        route = self.route("pg", [backend], health_check="send_expect",
+                           health_check_send=SSL_REQUEST, health_check_expect="N",
+                           health_check_interval_ms=200, health_check_timeout_ms=150,
+                           health_check_fall=2, health_check_rise=2)
+        proxy = self.start_checked([route])
+        wait_until(lambda: (http.metric(http.get_metrics(self.stats_port, env.t(5)),
+                                        "arus_health_checks_total", route="pg",
+                                        backend=backend, result="ok") or 0) >= 3,
+                   env.t(10), "three passing SSLRequest checks")
+        self.assertEqual(self.up("pg", backend), 1)
+        # A client through the proxy gets the same answer.
+        s = self.client(route.port)
+        s.sendall(b"\x00\x00\x00\x08\x04\xd2\x16\x2f")
+        self.assertEqual(recv_exact(s, 1, env.t(5)), b"N")
+        s.close()
+        # The checks leave without a word: the server logs no error for them.
+        with open(pg.log_path, errors="replace") as f:
+            log = f.read()
+        self.assertNotIn("could not receive data", log)
+        self.assertNotIn("incomplete startup packet", log)
+
+        pg.stop()
+        took = self.wait_up("pg", backend, 0, "the stopped PostgreSQL marked down")
+        print(f"\n  postgres: down detected in {took * 1000:.0f} ms (fall x interval = 400 ms)")
+        proxy.wait_record("backend_down", env.t(5), route="pg", backend=backend)
 
 
 if __name__ == "__main__":
