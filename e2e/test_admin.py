@@ -8,7 +8,8 @@ import stat
 import subprocess
 import unittest
 
-from harness import ProxyTestCase, env, free_port, recv_exact, roundtrip, wait_until
+from harness import (ProxyTestCase, env, free_port, recv_exact, recv_until_closed, roundtrip,
+                     wait_until)
 from harness import http
 from harness.proxy import child_env
 
@@ -149,6 +150,12 @@ class AdminBackendTest(AdminCase):
         for s in on_a:  # every long connection still relays and ends cleanly
             roundtrip(s, b"still", env.t(5))
             s.shutdown(socket.SHUT_WR)
+        for s in on_a:
+            data, how = recv_until_closed(s, env.t(10))
+            self.assertEqual((data, how), (b"", "eof"))
+        wait_until(lambda: self.backend_stats("web", a.address)["connections_active"] == 0,
+                   env.t(10), "the drained backend's connections to finish")
+        self.assertEqual(a.accepts, long_on_a)
         for s in fresh:
             s.close()
 

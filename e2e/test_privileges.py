@@ -122,6 +122,22 @@ class PrivilegesTest(ProxyTestCase):
         s = self.client(route.port)
         roundtrip(s, b"relayed after the drop\n", env.t(5))
 
+    def test_admin_socket_is_made_before_the_drop_and_given_to_the_user(self):
+        echo = self.backend("echo")
+        route = self.route("web", [echo])
+        # A folder only root can write to (as /run): the socket is made before the drop.
+        folder = os.path.join(self.confdir, "run")
+        os.mkdir(folder, 0o755)
+        sock = os.path.join(folder, "admin.sock")
+        proxy = self.proxy(["-c", self.write([route], {"user": "nobody",
+                                                        "admin_listen": f"unix:{sock}"})])
+        self.assert_runs_as(proxy, NOBODY.pw_uid, NOBODY.pw_gid)
+        st = os.stat(sock)
+        self.assertEqual((st.st_uid, st.st_gid), (NOBODY.pw_uid, NOBODY.pw_gid))
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
+        status, answer = http.admin(sock, "GET", "/connections", env.t(5))
+        self.assertEqual((status, answer), (200, {"connections": []}))
+
     def test_named_group_replaces_the_primary_group(self):
         try:
             daemon = grp.getgrnam("daemon")

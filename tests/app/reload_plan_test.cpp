@@ -45,6 +45,12 @@ TEST(ReloadPlan, CommentsAndSpacingChangeNothing) {
   EXPECT_FALSE(p.changes_anything()) << render_plan_json(p);
 }
 
+TEST(ReloadPlan, IndentedKeysAreKeysOfTheirOwn) {
+  ReloadPlan p = plan(kGlobal + kWeb, kGlobal + kWeb + "  retries = 5\n");
+  ASSERT_EQ(p.routes_changed.size(), 1u);
+  EXPECT_EQ(p.routes_changed[0].keys, Strings{"retries"});
+}
+
 TEST(ReloadPlan, RouteAdded) {
   ReloadPlan p = plan(kGlobal + kWeb, kGlobal + kWeb + kDb);
   EXPECT_TRUE(p.changes_anything());
