@@ -3,6 +3,7 @@ another, rate_limit and rate_limit_per_source admit about their rate (measured o
 seconds, generous margins), and a flood of distinct source addresses keeps the proxy's
 memory bounded (65536 sources remembered per route)."""
 import socket
+import struct
 import time
 import unittest
 
@@ -152,6 +153,9 @@ class SourceLimitsTest(ProxyTestCase):
                     return i - first
                 try:
                     s = client_from(source(i), route.port, env.t(10))
+                    # Closed with a reset: 100,000 sockets in TIME_WAIT would hold ephemeral
+                    # ports for a minute and make later tests' binds fail.
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     s.close()
                 except OSError as e:
                     raise AssertionError(f"connect from {source(i)} failed: {e}")
