@@ -221,3 +221,17 @@ class ReloadKeepsHealthTest(HealthCheckCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SendProxyCheckTest(HealthCheckCase):
+    def test_checks_start_with_a_local_header_on_a_send_proxy_route(self):
+        # An echo backend returns what the check sent: the reply starts with the PROXY v2
+        # LOCAL header only when the check wrote one before its own bytes.
+        echo = self.backend("echo")
+        local_v2 = r"\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00"
+        route = self.route("pp", [echo], send_proxy="v2", health_check="send_expect",
+                           health_check_send="PING", health_check_expect=local_v2 + "PING",
+                           health_check_interval_ms=100, health_check_timeout_ms=90)
+        self.start_checked([route])
+        self.wait_checks("pp", echo.address, "ok", 3)
+        self.assertEqual(checks(self.metrics(), "pp", echo.address, "fail"), 0)

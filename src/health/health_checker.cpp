@@ -14,6 +14,7 @@
 #include "arus/core/log.hpp"
 #include "arus/health/check_state.hpp"
 #include "arus/health/reply_matcher.hpp"
+#include "arus/net/proxy_header.hpp"
 #include "arus/net/socket.hpp"
 
 namespace arus {
@@ -22,15 +23,11 @@ namespace {
 constexpr size_t kReadChunk = 512;  // a reply decides within its first bytes
 
 uint64_t phase_key_of(const HealthTarget& target) {
-  return std::hash<std::string>{}(target.route + '\n' + target.backend);
+  return std::hash<std::string>{}(target.route + '\n' + target.backend + '\n' +
+                                  target.address.to_string());
 }
 
-}  // namespace
-
-std::string check_request(const HealthTarget& target) {
-  // Hook for send_proxy (issue 14): on a route with send_proxy, a check must first send
-  // a PROXY v2 LOCAL header (v1: "PROXY UNKNOWN\r\n"); prepend it here, for every kind
-  // but `connect`, once the route config carries send_proxy.
+std::string check_payload(const HealthTarget& target) {
   switch (target.check.kind) {
     case HealthCheckKind::kSendExpect:
       return target.check.send;
@@ -44,6 +41,18 @@ std::string check_request(const HealthTarget& target) {
       break;
   }
   return {};
+}
+
+}  // namespace
+
+std::string check_request(const HealthTarget& target) {
+  std::string payload = check_payload(target);
+  // A `connect` check sends nothing, so it needs no header either: it passes on the
+  // connect and closes.
+  if (payload.empty() || target.send_proxy == SendProxy::kOff) return payload;
+  ProxyHeaderBytes header = build_proxy_local_header(
+      target.send_proxy == SendProxy::kV1 ? ProxyVersion::kV1 : ProxyVersion::kV2);
+  return std::string(reinterpret_cast<const char*>(header.data), header.size) + payload;
 }
 
 uint64_t next_check_ms(uint64_t started_ms, uint64_t interval_ms, uint64_t phase_key) noexcept {

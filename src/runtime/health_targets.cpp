@@ -17,7 +17,7 @@ std::vector<HealthTarget> prepare_health_checks(const Snapshot& snapshot) {
       for (size_t j = 0; j < i; ++j) listed = listed || route->backends[j].health == health;
       if (listed) continue;
       targets.push_back(HealthTarget{route->config.name, backend.name, backend.address, check,
-                                     health});
+                                     health, route->config.proxy_protocol.send});
     }
   }
   return targets;

@@ -30,6 +30,19 @@ TEST(HealthCheckRequest, EachKind) {
             "User-Agent: arus-proxy-health-check\r\nConnection: close\r\n\r\n");
 }
 
+TEST(HealthCheckRequest, SendProxyPutsALocalHeaderFirst) {
+  HealthTarget redis = target(HealthCheckKind::kRedis);
+  redis.send_proxy = SendProxy::kV1;
+  EXPECT_EQ(check_request(redis), "PROXY UNKNOWN\r\nPING\r\n");
+  redis.send_proxy = SendProxy::kV2;
+  // The v2 signature, version 2 command LOCAL (0x20), family UNSPEC, no address block.
+  const std::string local_v2("\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00", 16);
+  EXPECT_EQ(check_request(redis), local_v2 + "PING\r\n");
+  HealthTarget connect = target(HealthCheckKind::kConnect);
+  connect.send_proxy = SendProxy::kV2;
+  EXPECT_EQ(check_request(connect), "") << "a connect check sends nothing";
+}
+
 TEST(HealthCheckSchedule, NextCheckIsAboutOneIntervalLaterOnItsPhase) {
   const uint64_t interval = 1000;
   for (uint64_t key : {0ull, 1ull, 499ull, 500ull, 999ull, 123456789ull}) {

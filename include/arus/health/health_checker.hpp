@@ -12,6 +12,7 @@
 
 #include "arus/balance/backend_health.hpp"
 #include "arus/config/health_check_config.hpp"
+#include "arus/config/proxy_protocol_config.hpp"
 #include "arus/core/result.hpp"
 #include "arus/net/address.hpp"
 #include "arus/reactor/reactor.hpp"
@@ -27,10 +28,14 @@ struct HealthTarget {
   // Its one shared state: also the checker's key, so a backend a reload keeps (the same
   // object handed over) keeps its rise/fall counts and its place in the interval.
   std::shared_ptr<BackendHealth> health;
+  // The route's send_proxy: a backend that expects a PROXY header gets a LOCAL one (it
+  // names no client) before the check's own bytes.
+  SendProxy send_proxy = SendProxy::kOff;
 };
 
 // The bytes a check sends first (empty for `connect`): health_check_send, "PING\r\n",
-// or "GET PATH HTTP/1.1" with "Host: HOST:PORT" and "Connection: close".
+// or "GET PATH HTTP/1.1" with "Host: HOST:PORT" and "Connection: close"; on a route with
+// send_proxy, after a PROXY LOCAL header (v2), or "PROXY UNKNOWN\r\n" (v1).
 std::string check_request(const HealthTarget& target);
 
 // When to check again after a check that started at `started_ms`: one interval later
