@@ -96,10 +96,15 @@ void Server::admin_dry_run(AdminCommand command, AdminDone done) {
 void Server::admin_backend(const AdminCommand& command, const AdminDone& done) {
   for (const auto& route : snapshot_->routes) {
     if (route->config.name != command.route) continue;
+    // B as written: a line with a DNS name is every address it resolved to.
+    std::string_view state;
+    uint32_t weight = 0;
+    const char* action = "";
+    bool found = false;
     for (size_t i = 0; i < route->backend_count; ++i) {
       if (route->config.backends[i].name != command.backend) continue;
+      found = true;
       BackendAdmin& admin = route->backends[i].health->admin;
-      const char* action = "";
       switch (command.action) {
         case AdminCommand::BackendAction::kDrain:
           admin.set_state(AdminState::kDrain), action = "drain";
@@ -114,8 +119,10 @@ void Server::admin_backend(const AdminCommand& command, const AdminDone& done) {
           admin.set_weight(command.weight), action = "weight";
           break;
       }
-      std::string_view state = admin_state_name(admin.state());
-      const uint32_t weight = admin.weight_for(route->config.backends[i].weight);
+      state = admin_state_name(admin.state());
+      weight = admin.weight_for(route->config.backends[i].weight);
+    }
+    if (found) {
       log::info("backend_admin")
           .kv("route", command.route)
           .kv("backend", command.backend)
