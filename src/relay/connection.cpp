@@ -378,10 +378,9 @@ void Connection::on_connect_failed(int error, bool timed_out) noexcept {
   if (health.record_failure(now)) {
     // The same line as the checker's (health/health_checker.cpp), reason first; without
     // active checks the back-off says when a client will probe it again.
-    log::Line& line = with_address(
-        log::warn("backend_down").kv("route", runtime.config.name).kv("backend", backend.name),
-        backend);
-    line.kv("reason", "connect_failed");
+    auto line = log::warn("backend_down");  // a named value: the line is written when it ends
+    with_address(line.kv("route", runtime.config.name).kv("backend", backend.name), backend)
+        .kv("reason", "connect_failed");
     if (!health.actively_checked()) {
       line.kv("retry_in_ms", health.down_until_ms() > now ? health.down_until_ms() - now : 0);
     }
