@@ -13,6 +13,7 @@
 namespace arus {
 namespace {
 
+using test::backend_at;
 using test::route_config;
 using test::snapshot;
 
@@ -151,11 +152,7 @@ TEST(BuildSnapshot, BackendSlotsQueueAndLimitsAreHandedOverAndCapsApplyAtCommit)
 RouteConfig named_route(std::vector<std::string> ips) {
   RouteConfig r = route_config("db", {});
   for (const std::string& ip : ips) {
-    BackendConfig b;
-    b.name = "db.internal:5432";
-    b.by_name = true;
-    b.address = resolve(HostPort{ip, 5432}).value();
-    r.backends.push_back(b);
+    r.backends.push_back(backend_at("db.internal:5432", ip, 5432, /*by_name=*/true));
   }
   return r;
 }
