@@ -17,19 +17,13 @@ namespace {
 
 using test::FakeHost;
 using test::Peer;
+using test::start;
 using test::TestBackend;
 using test::TestRoute;
 using testing::StderrCapture;
 
 ProxyProtocolConfig accepting(SendProxy send = SendProxy::kOff, uint64_t timeout_ms = 3000) {
   return ProxyProtocolConfig{true, timeout_ms, send};
-}
-
-Peer start(Connection& connection, const TestRoute& route) {
-  test::TcpPair pair = test::make_tcp_pair();
-  SocketAddress client_address = peer_address(pair.accepted.get());
-  connection.start(std::move(pair.accepted), client_address, route.worker_route());
-  return Peer(std::move(pair.connected));
 }
 
 std::string as_text(const ProxyHeaderBytes& header) {

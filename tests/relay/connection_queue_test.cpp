@@ -14,6 +14,7 @@ namespace {
 
 using test::FakeHost;
 using test::Peer;
+using test::start;
 using test::TestBackend;
 using test::TestRoute;
 
@@ -21,13 +22,6 @@ LimitsConfig queue_for(uint64_t timeout_ms) {
   LimitsConfig limits;
   limits.queue_timeout_ms = timeout_ms;
   return limits;
-}
-
-Peer start(Connection& connection, const TestRoute& route) {
-  test::TcpPair pair = test::make_tcp_pair();
-  SocketAddress client_address = peer_address(pair.accepted.get());
-  connection.start(std::move(pair.accepted), client_address, route.worker_route());
-  return Peer(std::move(pair.connected));
 }
 
 TEST(ConnectionQueue, WaitsWithoutReadingThenTakesTheFreedSlot) {
