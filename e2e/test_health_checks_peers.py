@@ -22,6 +22,14 @@ class PeerCheckCase(ProxyTestCase):
         samples = http.get_metrics(self.stats_port, env.t(5))
         return http.metric(samples, "arus_backend_up", route=route, backend=backend)
 
+    def checks_ok(self, route, backend):
+        samples = http.get_metrics(self.stats_port, env.t(5))
+        return http.metric(samples, "arus_health_checks_total", route=route, backend=backend,
+                           result="ok") or 0
+
+    def wait_checks_ok(self, route, backend, count, what):
+        wait_until(lambda: self.checks_ok(route, backend) >= count, env.t(10), what)
+
     def wait_up(self, route, backend, want, what):
         started = time.monotonic()
         wait_until(lambda: self.up(route, backend) == want, env.t(15), what)
@@ -46,10 +54,7 @@ class RedisCheckTest(PeerCheckCase):
                            health_check_interval_ms=interval, health_check_timeout_ms=150,
                            health_check_fall=fall, health_check_rise=rise)
         proxy = self.start_checked([route])
-        wait_until(lambda: (http.metric(http.get_metrics(self.stats_port, env.t(5)),
-                                        "arus_health_checks_total", route="cache",
-                                        backend=backend, result="ok") or 0) >= 2,
-                   env.t(10), "two passing PING checks")
+        self.wait_checks_ok("cache", backend, 2, "two passing PING checks")
         s = self.client(route.port)
         s.sendall(b"PING\r\n")
         self.assertEqual(recv_exact(s, 7, env.t(5)), b"+PONG\r\n")
@@ -118,10 +123,7 @@ class HttpCheckTest(PeerCheckCase):
                            health_check_interval_ms=interval, health_check_timeout_ms=150,
                            health_check_fall=fall, health_check_rise=rise)
         proxy = self.start_checked([route])
-        wait_until(lambda: (http.metric(http.get_metrics(self.stats_port, env.t(5)),
-                                        "arus_health_checks_total", route="app",
-                                        backend=backend, result="ok") or 0) >= 2,
-                   env.t(10), "two passing HTTP checks")
+        self.wait_checks_ok("app", backend, 2, "two passing HTTP checks")
         with open(os.path.join(self.workdir, "nginx-access.log")) as f:
             self.assertIn("GET /health HTTP/1.1", f.read())
 
@@ -179,10 +181,7 @@ class PostgresCheckTest(PeerCheckCase):
                            health_check_interval_ms=200, health_check_timeout_ms=150,
                            health_check_fall=2, health_check_rise=2)
         proxy = self.start_checked([route])
-        wait_until(lambda: (http.metric(http.get_metrics(self.stats_port, env.t(5)),
-                                        "arus_health_checks_total", route="pg",
-                                        backend=backend, result="ok") or 0) >= 3,
-                   env.t(10), "three passing SSLRequest checks")
+        self.wait_checks_ok("pg", backend, 3, "three passing SSLRequest checks")
         self.assertEqual(self.up("pg", backend), 1)
         # A client through the proxy gets the same answer.
         s = self.client(route.port)

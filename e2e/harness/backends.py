@@ -104,15 +104,20 @@ async def _reply_after_eof(reader, writer, rec, reply=b""):
     await _send(writer, rec, rec.sha.hexdigest().encode() + reply)
 
 
-async def _echo_extra(reader, writer, rec, extra=b""):
-    """Echoes until EOF, then sends `extra` and closes."""
+async def _echo_to_eof(reader, writer, rec):
+    """Sends back what it reads until the peer's EOF."""
     while True:
         data = await reader.read(256 * 1024)
         if not data:
             rec.eof_after = rec.received
-            break
+            return
         rec.feed(data)
         await _send(writer, rec, data)
+
+
+async def _echo_extra(reader, writer, rec, extra=b""):
+    """Echoes until EOF, then sends `extra` and closes."""
+    await _echo_to_eof(reader, writer, rec)
     await _send(writer, rec, extra)
 
 
@@ -158,13 +163,7 @@ async def _probe_or_echo(reader, writer, rec, probe=b"PING\r\n", replies=None):
         await _send(writer, rec, reply)
         return
     await _send(writer, rec, head)
-    while True:
-        data = await reader.read(256 * 1024)
-        if not data:
-            rec.eof_after = rec.received
-            return
-        rec.feed(data)
-        await _send(writer, rec, data)
+    await _echo_to_eof(reader, writer, rec)
 
 
 HANDLERS = {

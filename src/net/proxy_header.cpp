@@ -41,15 +41,17 @@ bool matches_prefix(std::span<const uint8_t> bytes, const uint8_t* prefix, size_
   return std::memcmp(bytes.data(), prefix, n) == 0;
 }
 
-SocketAddress ipv4_address(const uint8_t* ip, uint16_t port_network_order) noexcept {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  std::memcpy(&addr.sin_addr, ip, 4);
-  addr.sin_port = port_network_order;
-  return SocketAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
-}
-
-SocketAddress ipv6_address(const uint8_t* ip, uint16_t port_network_order) noexcept {
+// The address a header names: `ip_size` (4 or 16) bytes of IPv4 or IPv6 address, and a
+// port already in network order.
+SocketAddress header_address(size_t ip_size, const uint8_t* ip,
+                             uint16_t port_network_order) noexcept {
+  if (ip_size == 4) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    std::memcpy(&addr.sin_addr, ip, 4);
+    addr.sin_port = port_network_order;
+    return SocketAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+  }
   sockaddr_in6 addr{};
   addr.sin6_family = AF_INET6;
   std::memcpy(&addr.sin6_addr, ip, 16);
@@ -129,13 +131,9 @@ ProxyParseResult parse_v1_line(std::string_view line, size_t length) noexcept {
   }
   if (!parse_v1_port(fields[2], source_port)) return malformed("v1: bad source port");
   if (!parse_v1_port(fields[3], destination_port)) return malformed("v1: bad destination port");
-  if (family == AF_INET) {
-    result.source = ipv4_address(source_ip, source_port);
-    result.destination = ipv4_address(destination_ip, destination_port);
-  } else {
-    result.source = ipv6_address(source_ip, source_port);
-    result.destination = ipv6_address(destination_ip, destination_port);
-  }
+  const size_t ip_size = family == AF_INET ? 4 : 16;
+  result.source = header_address(ip_size, source_ip, source_port);
+  result.destination = header_address(ip_size, destination_ip, destination_port);
   return result;
 }
 
@@ -199,13 +197,8 @@ ProxyParseResult parse_v2(std::span<const uint8_t> bytes) noexcept {
   // Already in network order, as sockaddr wants them.
   std::memcpy(&source_port, block_start + 2 * ip_size, 2);
   std::memcpy(&destination_port, block_start + 2 * ip_size + 2, 2);
-  if (family == kV2TcpIpv4) {
-    result.source = ipv4_address(block_start, source_port);
-    result.destination = ipv4_address(block_start + ip_size, destination_port);
-  } else {
-    result.source = ipv6_address(block_start, source_port);
-    result.destination = ipv6_address(block_start + ip_size, destination_port);
-  }
+  result.source = header_address(ip_size, block_start, source_port);
+  result.destination = header_address(ip_size, block_start + ip_size, destination_port);
   return result;  // TLVs after the addresses are skipped with the rest of `length`
 }
 

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "../support/route_config.hpp"
+
 namespace arus {
 namespace {
 
@@ -51,16 +53,9 @@ Config named_config(uint64_t refresh_ms, const std::string& route = "db") {
   r.name = route;
   r.dns.refresh_ms = refresh_ms;
   for (const char* ip : {"127.0.0.2", "127.0.0.3"}) {  // one line, two addresses
-    BackendConfig b;
-    b.name = "db.test:5432";
-    b.by_name = true;
-    b.address = resolve(HostPort{ip, 5432}).value();
-    r.backends.push_back(b);
+    r.backends.push_back(test::backend_at("db.test:5432", ip, 5432, /*by_name=*/true));
   }
-  BackendConfig literal;
-  literal.name = "127.0.0.9:5432";
-  literal.address = resolve(HostPort{"127.0.0.9", 5432}).value();
-  r.backends.push_back(literal);
+  r.backends.push_back(test::backend_at("127.0.0.9:5432", "127.0.0.9", 5432));
   config.routes.push_back(r);
   return config;
 }

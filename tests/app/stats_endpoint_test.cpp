@@ -5,8 +5,12 @@
 
 #include <string>
 
+#include "../support/http_test_client.hpp"
+
 namespace arus {
 namespace {
+
+using test::body_of;
 
 struct Answer {
   std::string bytes;  // what goes on the wire: the appended bytes, then the shared body
@@ -33,11 +37,6 @@ Answer answer(std::string_view request_text, bool draining = false) {
     a.bytes += *response.body;
   }
   return a;
-}
-
-std::string body_of(const std::string& response) {
-  size_t end = response.find("\r\n\r\n");
-  return end == std::string::npos ? "" : response.substr(end + 4);
 }
 
 TEST(StatsEndpoint, Healthz) {

@@ -5,6 +5,7 @@
 #include "arus/app/stats_server.hpp"
 
 #include "../support/http_test_client.hpp"
+#include "../support/reactor_thread.hpp"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -18,12 +19,8 @@
 namespace arus {
 namespace {
 
+using test::body_of;
 using test::TestClient;
-
-std::string body_of(const std::string& response) {
-  size_t end = response.find("\r\n\r\n");
-  return end == std::string::npos ? "" : response.substr(end + 4);
-}
 
 bool starts_with(const std::string& text, std::string_view prefix) {
   return text.rfind(prefix, 0) == 0;
@@ -74,17 +71,11 @@ class StatsServerTest : public ::testing::Test {
     server_ = std::move(server.value());
     port_ = server_->port();
     ASSERT_NE(port_, 0);
-    thread_ = std::thread([this] {
-      while (!stop_.load()) reactor_->run_once(100);
-    });
+    reactor_thread_.start(*reactor_);
   }
 
   void TearDown() override {
-    if (thread_.joinable()) {
-      stop_ = true;
-      reactor_->post([] {});
-      thread_.join();
-    }
+    reactor_thread_.stop();
     server_.reset();  // the reactor thread is gone: this thread owns both now
     reactor_.reset();
   }
@@ -115,8 +106,7 @@ class StatsServerTest : public ::testing::Test {
 
   std::unique_ptr<Reactor> reactor_;
   std::unique_ptr<StatsServer> server_;
-  std::thread thread_;
-  std::atomic<bool> stop_{false};
+  test::ReactorThread reactor_thread_;
   std::atomic<int> snapshots_{0};
   uint16_t port_ = 0;
 };

@@ -9,16 +9,13 @@
 #include <thread>
 
 #include "../support/http_test_client.hpp"
+#include "../support/reactor_thread.hpp"
 
 namespace arus {
 namespace {
 
+using test::body_of;
 using test::TestClient;
-
-std::string body_of(const std::string& response) {
-  size_t end = response.find("\r\n\r\n");
-  return end == std::string::npos ? "" : response.substr(end + 4);
-}
 
 std::string ok(std::string_view body, bool close) {
   std::string out;
@@ -57,17 +54,11 @@ class HttpServerReplyTest : public ::testing::Test {
     ASSERT_TRUE(server.ok());
     server_ = std::move(server.value());
     port_ = server_->port();
-    thread_ = std::thread([this] {
-      while (!stop_.load()) reactor_->run_once(100);
-    });
+    reactor_thread_.start(*reactor_);
   }
 
   void TearDown() override {
-    if (thread_.joinable()) {
-      stop_ = true;
-      reactor_->post([] {});
-      thread_.join();
-    }
+    reactor_thread_.stop();
     server_.reset();
     reactor_.reset();
   }
@@ -93,8 +84,7 @@ class HttpServerReplyTest : public ::testing::Test {
   bool later_close_ = false;
   std::atomic<bool> waiting_{false};
   uint16_t port_ = 0;
-  std::thread thread_;
-  std::atomic<bool> stop_{false};
+  test::ReactorThread reactor_thread_;
 };
 
 TEST_F(HttpServerReplyTest, BodyReadWholeEvenInPieces) {

@@ -232,6 +232,15 @@ struct Peer {
   bool ended() const { return eof || read_error != 0; }
 };
 
+// Hands the accepted side of a fresh 127.0.0.1 pair to `connection`; returns the
+// client's side.
+inline Peer start(Connection& connection, const TestRoute& route) {
+  TcpPair pair = make_tcp_pair();
+  SocketAddress client_address = peer_address(pair.accepted.get());
+  connection.start(std::move(pair.accepted), client_address, route.worker_route());
+  return Peer(std::move(pair.connected));
+}
+
 // `size` bytes whose content depends on their position, so reordering or loss shows.
 inline std::string pattern(size_t size, unsigned seed = 0) {
   std::string bytes(size, '\0');

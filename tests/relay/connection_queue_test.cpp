@@ -14,6 +14,7 @@ namespace {
 
 using test::FakeHost;
 using test::Peer;
+using test::start;
 using test::TestBackend;
 using test::TestRoute;
 
@@ -23,45 +24,48 @@ LimitsConfig queue_for(uint64_t timeout_ms) {
   return limits;
 }
 
-Peer start(Connection& connection, const TestRoute& route) {
-  test::TcpPair pair = test::make_tcp_pair();
-  SocketAddress client_address = peer_address(pair.accepted.get());
-  connection.start(std::move(pair.accepted), client_address, route.worker_route());
-  return Peer(std::move(pair.connected));
-}
+// A backend with one slot (backend_cap=1) and two connections on one host: while the
+// first holds the slot, the second one waits in the queue (or, without one, is refused).
+struct OneSlot {
+  explicit OneSlot(uint64_t queue_timeout_ms)
+      : route({listening.address}, nullptr, 2, /*backend_cap=*/1, queue_for(queue_timeout_ms)) {}
+
+  TestBackend listening = TestBackend::listening();
+  TestRoute route;
+  FakeHost host;
+  Connection first{host};
+  Connection second{host};
+};
 
 TEST(ConnectionQueue, WaitsWithoutReadingThenTakesTheFreedSlot) {
-  TestBackend listening = TestBackend::listening();
-  TestRoute route({listening.address}, nullptr, 2, /*backend_cap=*/1, queue_for(60'000));
-  FakeHost host;
-  Connection first(host), second(host);
-  Peer first_client = start(first, route);
+  OneSlot q(60'000);
+  Peer first_client = start(q.first, q.route);
   Peer first_backend;
-  ASSERT_TRUE(host.run_until([&] {
-    if (!first_backend.fd) first_backend.fd = listening.accept();
-    return first_backend.fd.valid() && first.state() == Connection::State::kRelaying;
+  ASSERT_TRUE(q.host.run_until([&] {
+    if (!first_backend.fd) first_backend.fd = q.listening.accept();
+    return first_backend.fd.valid() && q.first.state() == Connection::State::kRelaying;
   }));
 
-  Peer second_client = start(second, route);
-  EXPECT_EQ(second.state(), Connection::State::kQueued);
-  EXPECT_EQ(route.worker_route().runtime->queue->length(), 1u);
+  Peer second_client = start(q.second, q.route);
+  EXPECT_EQ(q.second.state(), Connection::State::kQueued);
+  EXPECT_EQ(q.route.worker_route().runtime->queue->length(), 1u);
   second_client.send("waiting bytes");
-  host.run_until([&] { return host.turns() >= 5; });
-  EXPECT_EQ(second.state(), Connection::State::kQueued);
-  EXPECT_FALSE(listening.accept().valid()) << "no second connection to the backend yet";
+  q.host.run_until([&] { return q.host.turns() >= 5; });
+  EXPECT_EQ(q.second.state(), Connection::State::kQueued);
+  EXPECT_FALSE(q.listening.accept().valid()) << "no second connection to the backend yet";
 
-  first.finish(CloseReason::kShutdown);  // frees the slot: the queue's head takes it
-  EXPECT_EQ(route.worker_route().runtime->queue->length(), 0u);
+  q.first.finish(CloseReason::kShutdown);  // frees the slot: the queue's head takes it
+  EXPECT_EQ(q.route.worker_route().runtime->queue->length(), 0u);
   Peer second_backend;
-  ASSERT_TRUE(host.run_until([&] {
-    if (!second_backend.fd) second_backend.fd = listening.accept();
+  ASSERT_TRUE(q.host.run_until([&] {
+    if (!second_backend.fd) second_backend.fd = q.listening.accept();
     if (second_backend.fd) second_backend.pump();
     return second_backend.received == "waiting bytes";
   }));
-  EXPECT_EQ(second.state(), Connection::State::kRelaying);
-  EXPECT_EQ(route.worker_route().runtime->backends[0].slots->active(), 1u);
-  second.finish(CloseReason::kShutdown);
-  EXPECT_EQ(route.worker_route().runtime->backends[0].slots->active(), 0u);
+  EXPECT_EQ(q.second.state(), Connection::State::kRelaying);
+  EXPECT_EQ(q.route.worker_route().runtime->backends[0].slots->active(), 1u);
+  q.second.finish(CloseReason::kShutdown);
+  EXPECT_EQ(q.route.worker_route().runtime->backends[0].slots->active(), 0u);
 }
 
 TEST(ConnectionQueue, ASlotFreedOnAnotherThreadWakesTheWaiter) {
@@ -106,34 +110,28 @@ TEST(ConnectionQueue, ASlotFreedOnAnotherThreadWakesTheWaiter) {
 }
 
 TEST(ConnectionQueue, TimesOutWithQueueTimeout) {
-  TestBackend listening = TestBackend::listening();
-  TestRoute route({listening.address}, nullptr, 2, /*backend_cap=*/1, queue_for(50));
-  FakeHost host;
-  Connection first(host), second(host);
-  Peer first_client = start(first, route);
-  Peer second_client = start(second, route);
-  ASSERT_EQ(second.state(), Connection::State::kQueued);
-  ASSERT_TRUE(host.run_until([&] { return second.state() == Connection::State::kClosed; }));
-  EXPECT_EQ(route.stats().queue_timeouts.load(), 1u);
-  EXPECT_EQ(route.worker_route().runtime->queue->length(), 0u);
-  ASSERT_TRUE(host.run_until([&] {
+  OneSlot q(50);
+  Peer first_client = start(q.first, q.route);
+  Peer second_client = start(q.second, q.route);
+  ASSERT_EQ(q.second.state(), Connection::State::kQueued);
+  ASSERT_TRUE(q.host.run_until([&] { return q.second.state() == Connection::State::kClosed; }));
+  EXPECT_EQ(q.route.stats().queue_timeouts.load(), 1u);
+  EXPECT_EQ(q.route.worker_route().runtime->queue->length(), 0u);
+  ASSERT_TRUE(q.host.run_until([&] {
     second_client.read();
     return second_client.ended();
   }));
-  first.finish(CloseReason::kShutdown);
-  EXPECT_EQ(route.worker_route().runtime->backends[0].slots->active(), 0u);
+  q.first.finish(CloseReason::kShutdown);
+  EXPECT_EQ(q.route.worker_route().runtime->backends[0].slots->active(), 0u);
 }
 
 TEST(ConnectionQueue, WithoutAQueueTheClientOverTheCapIsRefused) {
-  TestBackend listening = TestBackend::listening();
-  TestRoute route({listening.address}, nullptr, 2, /*backend_cap=*/1, queue_for(0));
-  FakeHost host;
-  Connection first(host), second(host);
-  Peer first_client = start(first, route);
-  Peer second_client = start(second, route);
-  EXPECT_EQ(second.state(), Connection::State::kClosed);
-  EXPECT_EQ(route.stats().refused_backend_limit.load(), 1u);
-  first.finish(CloseReason::kShutdown);
+  OneSlot q(0);
+  Peer first_client = start(q.first, q.route);
+  Peer second_client = start(q.second, q.route);
+  EXPECT_EQ(q.second.state(), Connection::State::kClosed);
+  EXPECT_EQ(q.route.stats().refused_backend_limit.load(), 1u);
+  q.first.finish(CloseReason::kShutdown);
 }
 
 }  // namespace

@@ -22,21 +22,13 @@ namespace {
 
 using test::FakeHost;
 using test::Peer;
+using test::start;
 using test::pattern;
 using test::TestBackend;
 using test::TestRoute;
 using testing::StderrCapture;
 
 constexpr size_t kBudgetBytes = 1 << 20;  // kPumpBudgetBytes in connection.cpp
-
-// Hands the accepted side of a fresh 127.0.0.1 pair to `connection`; returns the
-// client's side.
-Peer start(Connection& connection, const TestRoute& route) {
-  test::TcpPair pair = test::make_tcp_pair();
-  SocketAddress client_address = peer_address(pair.accepted.get());
-  connection.start(std::move(pair.accepted), client_address, route.worker_route());
-  return Peer(std::move(pair.connected));
-}
 
 // Runs turns until the backend has accepted the proxy's connection and it is relaying.
 bool accept_backend(FakeHost& host, const TestBackend& listening, Peer& backend,

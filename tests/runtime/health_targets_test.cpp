@@ -7,20 +7,13 @@
 #include "arus/runtime/snapshot_builder.hpp"
 
 #include "../support/route_config.hpp"
+#include "../support/snapshot.hpp"
 
 namespace arus {
 namespace {
 
 using test::route_config;
-
-std::shared_ptr<Snapshot> snapshot(std::vector<RouteConfig> routes,
-                                   const Snapshot* previous = nullptr) {
-  auto config = std::make_shared<Config>();
-  config->routes = std::move(routes);
-  auto built = build_snapshot(config, previous);
-  EXPECT_TRUE(built.ok());
-  return built ? *built : nullptr;
-}
+using test::snapshot;
 
 RouteConfig checked(RouteConfig route, HealthCheckKind kind = HealthCheckKind::kRedis) {
   route.health_check.kind = kind;

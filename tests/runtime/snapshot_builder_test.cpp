@@ -8,20 +8,14 @@
 #include <vector>
 
 #include "../support/route_config.hpp"
+#include "../support/snapshot.hpp"
 
 namespace arus {
 namespace {
 
+using test::backend_at;
 using test::route_config;
-
-std::shared_ptr<Snapshot> snapshot(std::vector<RouteConfig> routes,
-                                   const Snapshot* previous = nullptr) {
-  auto config = std::make_shared<Config>();
-  config->routes = std::move(routes);
-  auto built = build_snapshot(config, previous);
-  EXPECT_TRUE(built.ok());
-  return built ? *built : nullptr;
-}
+using test::snapshot;
 
 constexpr uint64_t kNow = 1'000'000;
 
@@ -158,11 +152,7 @@ TEST(BuildSnapshot, BackendSlotsQueueAndLimitsAreHandedOverAndCapsApplyAtCommit)
 RouteConfig named_route(std::vector<std::string> ips) {
   RouteConfig r = route_config("db", {});
   for (const std::string& ip : ips) {
-    BackendConfig b;
-    b.name = "db.internal:5432";
-    b.by_name = true;
-    b.address = resolve(HostPort{ip, 5432}).value();
-    r.backends.push_back(b);
+    r.backends.push_back(backend_at("db.internal:5432", ip, 5432, /*by_name=*/true));
   }
   return r;
 }

@@ -1,5 +1,5 @@
 // TestClient: a blocking HTTP test client over loopback TCP with a 10 s deadline on
-// every read, for tests of the servers built on HttpServer.
+// every read, for tests of the servers built on HttpServer; body_of: a response's body.
 #pragma once
 
 #include <arpa/inet.h>
@@ -13,6 +13,12 @@
 #include "arus/core/unique_fd.hpp"
 
 namespace arus::test {
+
+// What follows the head of `response` (empty when the head is not whole).
+inline std::string body_of(const std::string& response) {
+  size_t end = response.find("\r\n\r\n");
+  return end == std::string::npos ? "" : response.substr(end + 4);
+}
 
 class TestClient {
  public:
