@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <new>
 #include <cstring>
 
 #include <optional>
@@ -163,8 +164,10 @@ void Connection::read_proxy_header(bool client_hung_up) noexcept {
     return refuse_proxy_header("receive failed");
   }
   if (!header.local) {  // LOCAL / UNKNOWN: the socket's own peer stays the client
+    ProxyHeaderState* proxy = proxy_state();
+    if (proxy == nullptr) return finish(CloseReason::kError);
     client_address_ = header.source;
-    proxy_destination_ = header.destination;
+    proxy->destination = header.destination;
   }
   host_.reactor().timers().cancel(deadline_);
   state_ = State::kConnecting;
@@ -352,7 +355,10 @@ void Connection::on_connect_result(int error) noexcept {
     finish(CloseReason::kFilter);
     return;
   }
-  prepare_backend_header();
+  if (!prepare_backend_header()) {
+    finish(CloseReason::kError);
+    return;
+  }
   state_ = State::kRelaying;
   last_activity_ms_ = host_.reactor().now_ms();
   uint64_t idle_ms = runtime.config.idle_timeout_ms;
@@ -494,24 +500,34 @@ PumpResult Connection::pump(Flow& flow) noexcept {
 
 // send_proxy: the header the backend reads first. Its destination is the one an accepted
 // header named, else the address the client reached here.
-void Connection::prepare_backend_header() noexcept {
+bool Connection::prepare_backend_header() noexcept {
   const SendProxy send = route_->runtime->config.proxy_protocol.send;
-  if (send == SendProxy::kOff) return;
+  if (send == SendProxy::kOff) return true;
+  ProxyHeaderState* proxy = proxy_state();
+  if (proxy == nullptr) return false;
   const SocketAddress destination =
-      proxy_destination_.empty() ? local_address(client_.fd.get()) : proxy_destination_;
-  backend_header_ = build_proxy_header(
+      proxy->destination.empty() ? local_address(client_.fd.get()) : proxy->destination;
+  proxy->backend_header = build_proxy_header(
       send == SendProxy::kV1 ? ProxyVersion::kV1 : ProxyVersion::kV2, client_address_, destination);
-  backend_header_sent_ = 0;
+  proxy->backend_header_sent = 0;
+  return true;
+}
+
+Connection::ProxyHeaderState* Connection::proxy_state() noexcept {
+  if (!proxy_) proxy_.reset(new (std::nothrow) ProxyHeaderState());
+  return proxy_.get();
 }
 
 // Writes what is left of the backend's header. False while some is left (the client's
 // bytes wait behind it: they stay in the kernel) or when the connection ended.
 bool Connection::send_backend_header() noexcept {
-  while (backend_header_sent_ < backend_header_.size) {
-    ssize_t n = ::send(backend_.fd.get(), backend_header_.data + backend_header_sent_,
-                       backend_header_.size - backend_header_sent_, MSG_NOSIGNAL | MSG_DONTWAIT);
+  ProxyHeaderState& proxy = *proxy_;  // prepare_backend_header made it
+  while (proxy.backend_header_sent < proxy.backend_header.size) {
+    ssize_t n = ::send(backend_.fd.get(), proxy.backend_header.data + proxy.backend_header_sent,
+                       proxy.backend_header.size - proxy.backend_header_sent,
+                       MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n >= 0) {
-      backend_header_sent_ += static_cast<size_t>(n);
+      proxy.backend_header_sent += static_cast<size_t>(n);
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
       backend_.writable = false;  // resumed by the backend's next EPOLLOUT edge
       return false;
@@ -526,7 +542,7 @@ bool Connection::send_backend_header() noexcept {
 
 void Connection::drive() noexcept {
   if (state_ != State::kRelaying) return;
-  if (backend_header_sent_ < backend_header_.size && !send_backend_header()) return;
+  if (backend_header_pending() && !send_backend_header()) return;
   const uint64_t to_backend_before = to_backend_.bytes;
   const uint64_t to_client_before = to_client_.bytes;
   size_t moved = 0;
@@ -735,9 +751,7 @@ void Connection::recycle() noexcept {
   failed_side_ = Side::kNone;
   close_error_ = 0;
   unacknowledged_ = 0;
-  proxy_destination_ = SocketAddress();
-  backend_header_.size = 0;
-  backend_header_sent_ = 0;
+  if (proxy_) *proxy_ = ProxyHeaderState{};
   client_ = Endpoint{};
   backend_ = Endpoint{};
   to_backend_ = Flow{};

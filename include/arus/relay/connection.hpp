@@ -169,10 +169,20 @@ class Connection {
   }
 
   struct FilterState;  // a filtered route's session and stages, see connection.cpp
+  // What the PROXY protocol needs beyond the client's address (about 250 bytes).
+  struct ProxyHeaderState {
+    SocketAddress destination;  // accept_proxy: the header's destination, if it named one
+    ProxyHeaderBytes backend_header;  // send_proxy: the header for the backend
+    size_t backend_header_sent = 0;   // of backend_header; the client waits until all is sent
+  };
+  ProxyHeaderState* proxy_state() noexcept;  // null when out of memory
+  bool backend_header_pending() const noexcept {
+    return proxy_ && proxy_->backend_header_sent < proxy_->backend_header.size;
+  }
 
   void read_proxy_header(bool client_hung_up) noexcept;
   void refuse_proxy_header(const char* reason) noexcept;
-  void prepare_backend_header() noexcept;
+  bool prepare_backend_header() noexcept;  // false: out of memory
   bool send_backend_header() noexcept;
   bool admit_client() noexcept;
   void connect_next_backend(int avoid) noexcept;
@@ -216,9 +226,9 @@ class Connection {
   uint64_t started_ms_ = 0;
   uint64_t last_activity_ms_ = 0;
   SocketAddress client_address_;
-  SocketAddress proxy_destination_;  // accept_proxy: the header's destination, if it named one
-  ProxyHeaderBytes backend_header_;  // send_proxy: the header for the backend
-  size_t backend_header_sent_ = 0;   // of backend_header_; the client waits until all is sent
+  // Made the first time this (pooled) connection serves a route with accept_proxy or
+  // send_proxy, kept on recycle: connections of the other routes stay small.
+  std::unique_ptr<ProxyHeaderState> proxy_;
   Endpoint client_;
   Endpoint backend_;
   Flow to_backend_;
