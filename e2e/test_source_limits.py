@@ -95,6 +95,34 @@ class SourceLimitsTest(ProxyTestCase):
             i += 1
         return served, refused
 
+    def test_the_source_is_the_proxy_header_client_on_an_accept_proxy_route(self):
+        # Every socket comes from 127.0.0.1; the PROXY headers name two other clients.
+        # The cap counts the header's client, and gives its slot back to that client.
+        echo = self.backend("echo")
+        route, proxy = self._start([echo], accept_proxy="on", max_connections_per_source=1)
+
+        def via_header(client_ip, client_port):
+            s = client_from("127.0.0.1", route.port, env.t(10))
+            self.addCleanup(s.close)
+            s.sendall(b"PROXY TCP4 %s 192.0.2.1 %d 80\r\n" % (client_ip.encode(), client_port))
+            return s
+
+        held = via_header("198.51.100.7", 40001)
+        roundtrip(held, b"held\n", env.t(5))
+        over = via_header("198.51.100.7", 40002)
+        over.sendall(b"OVER")
+        _, how = recv_until_closed(over, env.t(10))
+        self.assertIn(how, ("eof", "reset"))
+        wait_until(lambda: self._refused("source_limit") == 1, env.t(5), "one source_limit")
+        other = via_header("203.0.113.9", 40003)
+        roundtrip(other, b"other\n", env.t(5))
+        self.assertFalse(echo.saw(b"OVER"))
+        held.close()
+        other.close()
+        wait_until(lambda: echo.active == 0, env.t(5), "both served connections closed")
+        again = via_header("198.51.100.7", 40004)
+        roundtrip(again, b"again\n", env.t(5))
+
     def _check_rate(self, what, rate, seconds, served, elapsed):
         # Burst (= rate) plus the refill over the run; generous margins both ways.
         expected = rate + rate * elapsed
