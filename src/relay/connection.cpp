@@ -1,6 +1,8 @@
 // Connection state machine: read a PROXY header (accept_proxy), connect with retries and
 // timeout, send a PROXY header (send_proxy), relay both directions, pass half-closes and
-// resets on, and end through one finish() path with one access-log line.
+// resets on, and end through one finish() path with one access-log line. The PROXY header
+// steps are in connection_proxy_header.cpp, the wait for a backend slot in
+// connection_queue.cpp.
 #include "arus/relay/connection.hpp"
 
 #include <sys/epoll.h>
@@ -126,63 +128,6 @@ bool Connection::admit_client() noexcept {
   return true;
 }
 
-// Looks at what the client sent so far without taking it (MSG_PEEK); once a whole header
-// is there, takes exactly its bytes, so the stream's own bytes stay in the kernel for the
-// splice path. A client that sends its header in pieces is peeked at again on each new
-// piece (edge-triggered epoll reports each arrival); a header is at most 2 KiB.
-void Connection::read_proxy_header(bool client_hung_up) noexcept {
-  uint8_t buffer[kProxyHeaderMaxBytes];
-  const int fd = client_.fd.get();
-  ssize_t n;
-  do {
-    n = ::recv(fd, buffer, sizeof buffer, MSG_PEEK | MSG_DONTWAIT);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      client_.readable = false;
-      return;
-    }
-    close_error_ = errno;
-    return refuse_proxy_header("receive failed");
-  }
-  if (n == 0) return refuse_proxy_header("closed before the header was complete");
-  ProxyParseResult header = parse_proxy_header({buffer, static_cast<size_t>(n)});
-  if (header.status == ProxyParseStatus::kMalformed) return refuse_proxy_header(header.reason);
-  if (header.status == ProxyParseStatus::kNeedMore) {
-    // The client's FIN came with (or after) what was peeked: no more is coming.
-    if (client_hung_up) return refuse_proxy_header("closed before the header was complete");
-    client_.readable = false;  // the next piece is a new edge
-    return;
-  }
-  // The bytes are in the kernel already (just peeked): one recv takes them all.
-  ssize_t taken;
-  do {
-    taken = ::recv(fd, buffer, header.length, MSG_DONTWAIT);
-  } while (taken < 0 && errno == EINTR);
-  if (taken != static_cast<ssize_t>(header.length)) {
-    close_error_ = taken < 0 ? errno : 0;
-    return refuse_proxy_header("receive failed");
-  }
-  if (!header.local) {  // LOCAL / UNKNOWN: the socket's own peer stays the client
-    ProxyHeaderState* proxy = proxy_state();
-    if (proxy == nullptr) return finish(CloseReason::kError);
-    client_address_ = header.source;
-    proxy->destination = header.destination;
-  }
-  host_.reactor().timers().cancel(deadline_);
-  state_ = State::kConnecting;
-  client_.readable = true;  // the stream's first bytes may be waiting behind the header
-  if (admit_client()) connect_next_backend(-1);
-}
-
-void Connection::refuse_proxy_header(const char* reason) noexcept {
-  log::warn("proxy_header_refused")
-      .kv("route", route_->runtime->config.name)
-      .kv("client", client_address_.to_string())
-      .kv("reason", reason);
-  finish(CloseReason::kProxyHeader);
-}
-
 void Connection::connect_next_backend(int avoid) noexcept {
   const RouteRuntime& runtime = *route_->runtime;
   // While clients wait for a slot, a newcomer queues behind them instead of taking one.
@@ -207,64 +152,6 @@ void Connection::connect_next_backend(int avoid) noexcept {
   backend_index_ = chosen;
   backend_slot_held_ = true;
   connect_to_backend();
-}
-
-// Every backend that is up is at its max_connections (or clients wait already).
-void Connection::wait_for_slot() noexcept {
-  const RouteRuntime& runtime = *route_->runtime;
-  const uint64_t timeout_ms = runtime.config.limits.queue_timeout_ms;
-  if (timeout_ms == 0) {  // no queue: refused at once
-    stats_add(route_->stats->refused_backend_limit);
-    finish(CloseReason::kLimit);
-    return;
-  }
-  state_ = State::kQueued;
-  ++queue_ticket_;
-  int index = runtime.queue->take_or_wait(queue_ticket_link_);
-  if (index >= 0) {  // a slot freed meanwhile
-    state_ = State::kConnecting;
-    backend_index_ = index;
-    backend_slot_held_ = true;
-    connect_to_backend();
-    return;
-  }
-  // The client socket stays registered, but nothing reads it while queued: its bytes
-  // wait in the kernel. No idle timer: the queue timeout replaces it.
-  host_.reactor().timers().schedule(deadline_, host_.reactor().now_ms() + timeout_ms);
-}
-
-int Connection::QueueTicket::take_slot() noexcept {
-  // route_ was set before the connection queued and stays until it leaves the queue.
-  const RouteRuntime& runtime = *connection_.route_->runtime;
-  return take_free_slot(runtime.backends.get(), runtime.backend_count, monotonic_ms());
-}
-
-void Connection::QueueTicket::on_slot_granted(int index) noexcept {
-  connection_.granted_index_ = index;
-  // The explicit cross-worker hand-off: the rest runs on the connection's own worker.
-  // The ticket tells a stale task (the connection gave up and was reused) from this wait.
-  Connection* connection = &connection_;
-  uint64_t ticket = connection_.queue_ticket_;
-  connection_.host_.reactor().post([connection, ticket] { connection->on_slot_granted(ticket); });
-}
-
-void Connection::on_slot_granted(uint64_t ticket) noexcept {
-  // Closed meanwhile: finish() found the grant (cancel() said false) and gave it back.
-  if (state_ != State::kQueued || ticket != queue_ticket_) return;
-  host_.reactor().timers().cancel(deadline_);
-  state_ = State::kConnecting;
-  backend_index_ = granted_index_;
-  backend_slot_held_ = true;
-  connect_to_backend();
-}
-
-// A queued connection that closes: out of the queue, or, when a slot was granted
-// already, that slot is now the connection's to give back.
-void Connection::leave_queue() noexcept {
-  if (!route_->runtime->queue->cancel(queue_ticket_link_)) {
-    backend_index_ = granted_index_;
-    backend_slot_held_ = true;
-  }
 }
 
 // backend_index_ holds a slot: connect to it.
@@ -496,48 +383,6 @@ PumpResult Connection::pump(Flow& flow) noexcept {
   PumpResult spliced = splice_pump(source, sink, flow, host_.pipes(), kPumpBudgetBytes);
   spliced.moved += buffered.moved;
   return spliced;
-}
-
-// send_proxy: the header the backend reads first. Its destination is the one an accepted
-// header named, else the address the client reached here.
-bool Connection::prepare_backend_header() noexcept {
-  const SendProxy send = route_->runtime->config.proxy_protocol.send;
-  if (send == SendProxy::kOff) return true;
-  ProxyHeaderState* proxy = proxy_state();
-  if (proxy == nullptr) return false;
-  const SocketAddress destination =
-      proxy->destination.empty() ? local_address(client_.fd.get()) : proxy->destination;
-  proxy->backend_header = build_proxy_header(
-      send == SendProxy::kV1 ? ProxyVersion::kV1 : ProxyVersion::kV2, client_address_, destination);
-  proxy->backend_header_sent = 0;
-  return true;
-}
-
-Connection::ProxyHeaderState* Connection::proxy_state() noexcept {
-  if (!proxy_) proxy_.reset(new (std::nothrow) ProxyHeaderState());
-  return proxy_.get();
-}
-
-// Writes what is left of the backend's header. False while some is left (the client's
-// bytes wait behind it: they stay in the kernel) or when the connection ended.
-bool Connection::send_backend_header() noexcept {
-  ProxyHeaderState& proxy = *proxy_;  // prepare_backend_header made it
-  while (proxy.backend_header_sent < proxy.backend_header.size) {
-    ssize_t n = ::send(backend_.fd.get(), proxy.backend_header.data + proxy.backend_header_sent,
-                       proxy.backend_header.size - proxy.backend_header_sent,
-                       MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n >= 0) {
-      proxy.backend_header_sent += static_cast<size_t>(n);
-    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      backend_.writable = false;  // resumed by the backend's next EPOLLOUT edge
-      return false;
-    } else if (errno != EINTR) {
-      close_error_ = errno;
-      finish(CloseReason::kBackendReset);
-      return false;
-    }
-  }
-  return true;
 }
 
 void Connection::drive() noexcept {
