@@ -31,6 +31,9 @@ def parse_args(argv):
     p.add_argument("--loadgen-cpu", type=int, default=0)
     p.add_argument("--port-base", type=int, default=21000)
     p.add_argument("--arus-bin")
+    p.add_argument("--arus-base-bin", default=os.environ.get("ARUS_BASE_BIN"),
+                   help="another build, run as the targets arus-base and arus-base-filter "
+                        "(default: $ARUS_BASE_BIN)")
     p.add_argument("--plugin-dir", help="holds passthrough.so")
     p.add_argument("--work", help="scratch folder (default: a new one in /tmp)")
     p.add_argument("--max-foreign", type=float, default=0.5, help="cores; above: re-run")
@@ -45,6 +48,8 @@ def parse_args(argv):
     a = p.parse_args(argv)
     if not a.render and not (a.arus_bin and a.plugin_dir and a.json):
         p.error("--arus-bin, --plugin-dir and --json are needed for a run")
+    if "arus-base" in a.targets and not a.arus_base_bin:
+        p.error("the arus-base targets need --arus-base-bin (or ARUS_BASE_BIN)")
     a.rounds = a.rounds or (1 if a.quick else 5)
     a.duration = a.duration or (1 if a.quick else 5)
     a.idle = a.idle or (1000 if a.quick else 5000)
@@ -93,7 +98,7 @@ class Bench:
         self.backends = targets.Backends(work, a.loadgen_cpu, a.port_base + 80, a.port_base + 1,
                                          a.large_mib)
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-        opts = {"arus_bin": a.arus_bin, "plugin_dir": a.plugin_dir,
+        opts = {"arus_bin": a.arus_bin, "arus_base_bin": a.arus_base_bin, "plugin_dir": a.plugin_dir,
                 "maxconn": max(1000, min(12000, (hard - 200) // 3))}
         self.targets = targets.make_targets(a.targets.split(","), work, a.proxy_cpu, a.port_base,
                                             self.backends, opts)

@@ -176,6 +176,10 @@ class Target:
         os.makedirs(d, exist_ok=True)
         be = self.backends
         if self.kind in ("arus", "arus-filter", "arus-log"):
+            # arus-base*: the same configuration run by another build (--arus-base-bin), to
+            # compare two builds of arus in the same run.
+            binary = self.opts["arus_base_bin"] if self.name.startswith("arus-base") \
+                else self.opts["arus_bin"]
             filt = "filter = passthrough.so\n" if self.kind == "arus-filter" else ""
             # arus-log: the splice target with one access line per connection, to a file.
             level, access = ("info", "on") if self.kind == "arus-log" else ("warn", "off")
@@ -194,7 +198,7 @@ access_log = {access}
 plugin_dir = {self.opts['plugin_dir']}
 max_connections = 100000
 {routes}""")
-            return [self.opts["arus_bin"], "-c", conf, "-w", "1", "-l", level]
+            return [binary, "-c", conf, "-w", "1", "-l", level]
         if self.kind in ("arus-chain", "arus-chain-pp"):
             # Two hops in one process, so both targets pay for the same relaying and differ
             # only by the PROXY protocol: the outer route sends a v2 header, the inner one
@@ -300,8 +304,12 @@ TARGETS = [
     # The PROXY protocol's cost: the same two hops, plain and with accept_proxy + send_proxy.
     ("arus-chain", "arus 2 hops, plain", "arus-chain"),
     ("arus-chain-pp", "arus 2 hops, PROXY v2", "arus-chain-pp"),
+    # Not in the default run: another build of arus (--arus-base-bin), splice and filter.
+    ("arus-base", "arus splice, baseline build", "arus"),
+    ("arus-base-filter", "arus filter, baseline build", "arus-filter"),
 ]
-DEFAULT_TARGETS = [name for name, _, _ in TARGETS if name != "arus-log"]
+DEFAULT_TARGETS = [name for name, _, _ in TARGETS
+                   if name != "arus-log" and not name.startswith("arus-base")]
 # Targets that run only some tests (the others: every test).
 TARGET_TESTS = {"arus-chain": {"keepalive", "churn"}, "arus-chain-pp": {"keepalive", "churn"}}
 
