@@ -95,7 +95,7 @@ def render(res, chart_name):
             r = ratio(v, best.get(key))
             cells.append(_fmt(v, dec) + ("" if v is None or r is None else f" ({r:.2f}×)"))
         lines.append(f"| {label} | {unit} | {better}er | " + " | ".join(cells) + " |")
-    lines += ["", "## Targets (issue 6)", "",
+    lines += ["", "## Targets (issues 6, 14 and 19)", "",
               "The ratio of the medians above, then the same ratio in each round alone (all "
               "targets ran side by side in every round): its range, and in how many rounds "
               "the target was met. Where the rounds disagree, the verdict is noise. Why the "
