@@ -228,7 +228,7 @@ class SendProxyTest(ProxyTestCase):
         # to 0.0.0.0 must ask each accepted socket which address it reached.
         echo = self.backend("echo")
         route = self.route("any", [echo], send_proxy="v1")
-        route.host = "0.0.0.0"
+        route.host, route.port = "0.0.0.0", free_port("0.0.0.0")
         self.start_proxy([route])
         for reached in ("127.0.0.1", "127.0.0.2"):
             s = connect(reached, route.port, env.t(5))
