@@ -11,10 +11,11 @@ _lock = threading.Lock()
 _handed_out: set[int] = set()
 
 
-def free_port() -> int:
-    """A port nothing listens on right now (checked by binding it), never handed out twice
-    by this process. Racy against other processes by nature; the range avoids the kernel's
-    ephemeral ports so our own client sockets never take it."""
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now (checked by binding it on `host`: "0.0.0.0" for
+    a wildcard listener, which also collides with any 127.0.0.N socket on the port), never
+    handed out twice by this process. Racy against other processes by nature; the range
+    avoids the kernel's ephemeral ports so our own client sockets never take it."""
     with _lock:
         for _ in range(2000):
             port = random.randint(PORT_MIN, PORT_MAX)
@@ -22,7 +23,7 @@ def free_port() -> int:
                 continue
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             try:
-                s.bind(("127.0.0.1", port))
+                s.bind((host, port))
             except OSError:
                 continue
             finally:

@@ -93,6 +93,11 @@ std::string_view SocketAddress::ip_bytes() const noexcept {
   return std::string_view(reinterpret_cast<const char*>(&storage_.v6.sin6_addr), 16);
 }
 
+bool SocketAddress::is_wildcard() const noexcept {
+  std::string_view bytes = ip_bytes();
+  return std::all_of(bytes.begin(), bytes.end(), [](char byte) { return byte == 0; });
+}
+
 bool operator==(const SocketAddress& a, const SocketAddress& b) noexcept {
   if (a.length_ != b.length_) return false;
   if (a.length_ == 0) return true;

@@ -13,24 +13,13 @@
 
 #include <sys/socket.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <string_view>
 #include <utility>
 
 #include "arus/core/unique_fd.hpp"
 #include "arus/net/socket.hpp"
 
 namespace arus {
-namespace {
-
-bool is_wildcard(const SocketAddress& address) noexcept {
-  std::string_view bytes = address.ip_bytes();
-  return std::all_of(bytes.begin(), bytes.end(), [](char byte) { return byte == 0; });
-}
-
-}  // namespace
-
 Result<void> probe_listen_address(const SocketAddress& address) {
   Result<UniqueFd> probe = listener_socket(address, /*reuse_port=*/false);
   if (!probe) return std::move(probe).error();
@@ -41,7 +30,7 @@ Result<void> probe_listen_address(const SocketAddress& address) {
 
 bool binds_overlap(const SocketAddress& a, const SocketAddress& b) noexcept {
   if (a.empty() || b.empty() || a.family() != b.family() || a.port() != b.port()) return false;
-  return a == b || is_wildcard(a) || is_wildcard(b);
+  return a == b || a.is_wildcard() || b.is_wildcard();
 }
 
 }  // namespace arus

@@ -110,8 +110,10 @@ void Connection::start(UniqueFd client_fd, const SocketAddress& client_address,
   if (state_ == State::kReadingHeader) {
     // No backend is chosen before the header names the client (source_hash needs it),
     // and none is connected to before it is whole: a bad header reaches no backend.
+    // No read here: when the handshake's last ACK wakes accept, the header has mostly
+    // not come yet (a recv would only say EAGAIN); when it has, the edge-triggered
+    // registration above reports it (EPOLLIN) at the reactor's next wait.
     host_.reactor().timers().schedule(deadline_, started_ms_ + proxy_protocol.header_timeout_ms);
-    read_proxy_header(false);  // it often came with the handshake's last packet
     return;
   }
   if (admit_client()) connect_next_backend(-1);
@@ -391,6 +393,7 @@ void Connection::drive() noexcept {
   const uint64_t to_backend_before = to_backend_.bytes;
   const uint64_t to_client_before = to_client_.bytes;
   size_t moved = 0;
+  size_t moved_to_backend = 0;
   bool yielded = false;
   std::optional<CloseReason> local_end;  // the filter or this host ended it
 
@@ -404,6 +407,7 @@ void Connection::drive() noexcept {
       PumpResult result = pump(*flow);
       moved += result.moved;
       const bool to_backend = flow == &to_backend_;
+      if (to_backend) moved_to_backend += result.moved;
       switch (result.status) {
         case PumpStatus::kSourceError:
           on_side_failed(to_backend ? Side::kClient : Side::kBackend, result.error, true);
@@ -432,6 +436,7 @@ void Connection::drive() noexcept {
       if (local_end) break;
     }
   }
+  if (proxy_ && proxy_->backend_header_held) release_backend_header(moved_to_backend);
   count_bytes(to_backend_before, to_client_before);
   if (local_end) return finish(*local_end);
 

@@ -78,8 +78,12 @@ bool Connection::prepare_backend_header() noexcept {
   if (send == SendProxy::kOff) return true;
   ProxyHeaderState* proxy = proxy_state();
   if (proxy == nullptr) return false;
-  const SocketAddress destination =
-      proxy->destination.empty() ? local_address(client_.fd.get()) : proxy->destination;
+  // A listener bound to one address is what every client of it reached: no getsockname
+  // per connection then, only behind a wildcard listener.
+  const SocketAddress& listen = route_->runtime->config.listen;
+  const SocketAddress destination = !proxy->destination.empty() ? proxy->destination
+                                    : !listen.is_wildcard()      ? listen
+                                                                 : local_address(client_.fd.get());
   proxy->backend_header = build_proxy_header(
       send == SendProxy::kV1 ? ProxyVersion::kV1 : ProxyVersion::kV2, client_address_, destination);
   proxy->backend_header_sent = 0;
@@ -93,12 +97,17 @@ Connection::ProxyHeaderState* Connection::proxy_state() noexcept {
 
 // Writes what is left of the backend's header. False while some is left (the client's
 // bytes wait behind it: they stay in the kernel) or when the connection ended.
+// When the client has bytes waiting, the header goes with MSG_MORE: the kernel holds it
+// until the pump splices those bytes right after it, and both leave in one segment (the
+// backend is woken once, not for a lone header). drive() sends it alone if none follow,
+// so a backend that speaks first (SMTP, MySQL) still gets it at once.
 bool Connection::send_backend_header() noexcept {
   ProxyHeaderState& proxy = *proxy_;  // prepare_backend_header made it
+  const int more = client_.readable && !to_backend_.source_eof ? MSG_MORE : 0;
   while (proxy.backend_header_sent < proxy.backend_header.size) {
     ssize_t n = ::send(backend_.fd.get(), proxy.backend_header.data + proxy.backend_header_sent,
                        proxy.backend_header.size - proxy.backend_header_sent,
-                       MSG_NOSIGNAL | MSG_DONTWAIT);
+                       MSG_NOSIGNAL | MSG_DONTWAIT | more);
     if (n >= 0) {
       proxy.backend_header_sent += static_cast<size_t>(n);
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -110,7 +119,17 @@ bool Connection::send_backend_header() noexcept {
       return false;
     }
   }
+  proxy.backend_header_held = more != 0;
   return true;
+}
+
+// After the first pump: a header sent with MSG_MORE that no client byte followed (the
+// readable edge was stale, or a filter kept the bytes) leaves now, alone, not at the
+// kernel's 200 ms ceiling for held bytes. Setting TCP_NODELAY (on already) makes the
+// kernel push what it holds.
+void Connection::release_backend_header(size_t moved_to_backend) noexcept {
+  proxy_->backend_header_held = false;
+  if (moved_to_backend == 0 && backend_.fd) set_tcp_nodelay(backend_.fd.get());
 }
 
 }  // namespace arus

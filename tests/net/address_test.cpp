@@ -130,6 +130,16 @@ TEST(SocketAddress, IpBytes) {
   EXPECT_EQ(must_resolve("127.0.0.1", 2).ip_bytes(), v4.ip_bytes());
 }
 
+TEST(SocketAddress, IsWildcard) {
+  EXPECT_TRUE(must_resolve("0.0.0.0", 80).is_wildcard());
+  EXPECT_TRUE(must_resolve("::", 80).is_wildcard());
+  EXPECT_TRUE(SocketAddress().is_wildcard());  // no address: ask the socket, as for any
+  EXPECT_FALSE(must_resolve("127.0.0.1", 80).is_wildcard());
+  EXPECT_FALSE(must_resolve("::1", 80).is_wildcard());
+  EXPECT_FALSE(must_resolve("0.0.0.1", 80).is_wildcard());
+  EXPECT_FALSE(must_resolve("::ffff:0.0.0.0", 80).is_wildcard());  // one v4 address
+}
+
 TEST(SocketAddress, Equality) {
   SocketAddress a = must_resolve("127.0.0.1", 80);
   EXPECT_TRUE(a == must_resolve("127.0.0.1", 80));

@@ -31,6 +31,9 @@ class SocketAddress {
   std::string to_string() const;
   // The address bytes alone (4 or 16), for hashing a client by source address.
   std::string_view ip_bytes() const noexcept;
+  // 0.0.0.0 or [::] (any port), or empty: a listener bound here accepts on many
+  // addresses, so its accepted sockets' own address must be asked of each.
+  bool is_wildcard() const noexcept;
 
   friend bool operator==(const SocketAddress& a, const SocketAddress& b) noexcept;
 

@@ -174,6 +174,7 @@ class Connection {
     SocketAddress destination;  // accept_proxy: the header's destination, if it named one
     ProxyHeaderBytes backend_header;  // send_proxy: the header for the backend
     size_t backend_header_sent = 0;   // of backend_header; the client waits until all is sent
+    bool backend_header_held = false;  // sent with MSG_MORE, waiting for the client's bytes
   };
   ProxyHeaderState* proxy_state() noexcept;  // null when out of memory
   bool backend_header_pending() const noexcept {
@@ -184,6 +185,7 @@ class Connection {
   void refuse_proxy_header(const char* reason) noexcept;
   bool prepare_backend_header() noexcept;  // false: out of memory
   bool send_backend_header() noexcept;
+  void release_backend_header(size_t moved_to_backend) noexcept;
   bool admit_client() noexcept;
   void connect_next_backend(int avoid) noexcept;
   void wait_for_slot() noexcept;
