@@ -82,7 +82,6 @@ def _hold(port, backend_port):
         if not words or words[0] != "grow":
             continue
         want = int(words[1])
-        t0 = time.monotonic()
         try:
             # Leftovers of the last wrk run must be gone, or they would count as ours.
             end = time.monotonic() + 10
