@@ -45,7 +45,7 @@ RUN_DEPS_OK  := $(BUILD)/.deps-run
 
 # `build` is also the build folder's name: phony, or make would take the folder as built.
 .PHONY: all build run test test-unit test-e2e test-install test-suite test-all check build-plugin \
-        clean deps fuzz bench bench-selftest
+        clean deps fuzz bench bench-micro bench-selftest
 
 all: $(BIN) $(PLUGINS)
 
@@ -139,9 +139,10 @@ check: | $(DEPS_OK)
 	  echo "check $$f"; $(CXX) $(CXXFLAGS) -MMD -MF /dev/null -fsyntax-only $$f || exit 1; done
 
 # Benchmark against HAProxy and nginx (docs/benchmarks.md); not part of `make test`.
-# QUICK=1: smoke run under 2 minutes, written to build/bench/ only.
-bench: all
-	ARUS_BIN=$(abspath $(BIN)) bench/run.sh $(if $(QUICK),--quick)
+# QUICK=1: smoke run under 2 minutes, written to build/bench/ only. The full run first
+# runs the micro-benchmarks (mk/bench_micro.mk) and puts their table in the report.
+bench: all $(if $(QUICK),,bench-micro)
+	ARUS_BIN=$(abspath $(BIN)) bench/run.sh $(if $(QUICK),--quick,--micro $(abspath $(MICRO_JSON)))
 
 bench-selftest: all
 	ARUS_BIN=$(abspath $(BIN)) bench/selftest.sh
@@ -180,5 +181,6 @@ clean:
 	rm -rf build $(PLUGINS)
 
 include mk/install.mk
+include mk/bench_micro.mk
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

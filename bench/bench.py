@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 
-from arusbench import figures, idle, loads, procs, report, svg, targets
+from arusbench import figures, idle, loads, micro, procs, report, scale, svg, targets
 
 TESTS = ["iperf_up", "iperf_down", "download", "keepalive", "churn"]
 
@@ -26,7 +26,12 @@ def parse_args(argv):
     p.add_argument("--idle", type=int, help="idle connections for the memory test")
     p.add_argument("--large-mib", type=int, default=256)
     p.add_argument("--targets", default=",".join(targets.DEFAULT_TARGETS))
-    p.add_argument("--tests", default=",".join(TESTS + ["idle"]))
+    p.add_argument("--tests", default=",".join(TESTS + ["idle", "scale"]))
+    p.add_argument("--scale-levels", help="idle connections held in the scale test, comma "
+                   "separated (default 1000,3000,9000; QUICK 200,600)")
+    p.add_argument("--scale-rounds", type=int, help="rounds of the scale test (default 3, QUICK 1)")
+    p.add_argument("--micro", metavar="JSON", help="results of `make bench-micro` to put in the "
+                   "report (build/bench/micro.json)")
     p.add_argument("--proxy-cpu", type=int, default=1)
     p.add_argument("--loadgen-cpu", type=int, default=0)
     p.add_argument("--port-base", type=int, default=21000)
@@ -53,6 +58,7 @@ def parse_args(argv):
     a.rounds = a.rounds or (1 if a.quick else 5)
     a.duration = a.duration or (1 if a.quick else 5)
     a.idle = a.idle or (1000 if a.quick else 5000)
+    a.scale_rounds = a.scale_rounds or (1 if a.quick else 3)
     a.retries = a.retries if a.retries is not None else (0 if a.quick else 2)
     return a
 
@@ -103,6 +109,19 @@ class Bench:
         self.targets = targets.make_targets(a.targets.split(","), work, a.proxy_cpu, a.port_base,
                                             self.backends, opts)
         self.samples = {t.name: {} for t in self.targets}
+        # The scale test's own instances of its targets: HAProxy's maxconn must admit the
+        # top level (the ports are the main targets', which are stopped by then).
+        self.scale_levels = scale.parse_levels(a.scale_levels, a.quick, hard)
+        # maxpipes: HAProxy reserves descriptors for maxconn / 4 pipes by default, which
+        # at the top level would ask for more than the hard limit (it refuses to start);
+        # 256 is what arus pools.
+        scale_opts = dict(opts, maxconn=max(opts["maxconn"],
+                                            self.scale_levels[-1] + scale.ACTIVE + 100),
+                          maxpipes=256)
+        self.scale_targets = targets.make_targets(
+            [n for n in a.targets.split(",") if n in scale.SCALE_TARGETS], work, a.proxy_cpu,
+            a.port_base, self.backends, scale_opts)
+        self.scale = None
         self.errors = []
         self.rerun_spent = {}  # seconds of re-runs per test
         self.foreign_seen = []
@@ -233,6 +252,10 @@ class Bench:
                         self.measure(test, t)
         if "idle" in tests:
             self.idle_tests()
+        if "scale" in tests and self.scale_targets:
+            for t in self.targets:
+                t.stop()
+            self.scale = scale.run(self, self.scale_levels, self.a.scale_rounds)
 
     def idle_tests(self):
         for t in self.targets:
@@ -255,7 +278,7 @@ class Bench:
                     t.stop()
 
     def stop(self):
-        for t in self.targets:
+        for t in self.targets + self.scale_targets:
             t.stop()
         self.backends.stop()
 
@@ -328,6 +351,10 @@ def main(argv):
     order = [t.name for t in bench.targets]
     res = {"meta": meta, "figures": figs, "labels": labels, "order": order,
            "samples": bench.samples, "errors": bench.errors}
+    if bench.scale:
+        res["scale"] = bench.scale
+    if a.micro:
+        res["micro"] = micro.load(a.micro)
     os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
     with open(a.json, "w") as f:
         json.dump(res, f, indent=1)

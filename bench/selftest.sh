@@ -71,8 +71,17 @@ PY
 }
 check "parsers and ratios" parsers
 
+# A stand-in for `make bench-micro`'s output (Google Benchmark JSON), for the report.
+cat >"$out/micro.json" <<'JSON'
+{"context": {"num_cpus": 2, "mhz_per_cpu": 2000, "library_build_type": "release"},
+ "benchmarks": [
+  {"name": "TimerWheel rearm/1000", "run_type": "iteration", "items_per_second": 5.0e7},
+  {"name": "TimerWheel rearm/1000000", "run_type": "iteration", "items_per_second": 4.0e7}]}
+JSON
+
 start=$(date +%s)
-"$here/run.sh" --quick --rounds 1 --duration 1 --idle 200 --large-mib 16 \
+"$here/run.sh" --quick --rounds 1 --duration 1 --idle 200 --large-mib 16 --scale-levels 100,300 \
+  --micro "$out/micro.json" \
   --port-base "$port_base" --md "$out/b.md" --svg "$out/b.svg" --json "$out/b.json" \
   >"$out/run.log" 2>&1
 rc=$?
@@ -99,11 +108,23 @@ for t in names:
     if t != "direct":
         assert f["bulk_gb_per_cpu"] > 0 and f["ka_req_per_cpu_ms"] > 0, (t, f)
         assert f["idle_sockets"] >= 1.9, (t, f)  # every idle connection reached the backend
+# The scale test: arus and HAProxy at both levels, every connection relayed.
+sc = res["scale"]
+assert sc["levels"] == [100, 300] and sc["order"] == ["arus", "haproxy"], sc
+for t in sc["order"]:
+    rounds = sc["samples"][t]
+    assert len(rounds) == 1 and [x["level"] for x in rounds[0]] == [100, 300], (t, rounds)
+    for x in rounds[0]:
+        assert x["sockets_per_conn"] >= 1.9 and x["rps"] > 0 and x["p99_ms"] > 0, (t, x)
+        assert x["rss_per_conn_b"] > 0 and x["establish_s"] > 0, (t, x)
 md = open(f"{out}/b.md").read()
 for needle in ("## Conditions", "## Results", "## Targets (issues 6, 14 and 19)", "| met in rounds |",
                "## Foreign load",
                "| Bulk, iperf3 1 stream, client→server |", "arus splice", "HAProxy splice forced",
-               "nginx stream", "b.svg", "PROXY v2 in and out"):
+               "nginx stream", "b.svg", "PROXY v2 in and out",
+               "## Connections at scale", "| 300 | User space: proxy RSS growth per connection |",
+               "active clients' p99 at 300", "## Micro-benchmarks",
+               "| TimerWheel rearm | 20.0 | 25.0 | 1.25× | yes |"):
     assert needle in md, needle
 svg = ET.parse(f"{out}/b.svg").getroot()
 assert svg.tag.endswith("svg")

@@ -231,3 +231,15 @@ class LoadWindow:
 
 def loadavg():
     return _read("/proc/loadavg").split()[0]
+
+
+def spawn_piped(cmd, cpu, log_path, env=None):
+    """spawn(), with stdin and stdout as pipes to talk to the process (stderr to log)."""
+    full = ["taskset", "-c", str(cpu)] + list(cmd)
+    log = open(log_path, "ab")
+    proc = subprocess.Popen(full, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                            start_new_session=True, env=env)
+    log.close()
+    _started.append(proc)
+    _record_pids()
+    return proc

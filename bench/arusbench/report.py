@@ -1,6 +1,7 @@
 # Writes the Markdown report (docs/benchmarks.md): conditions, the results table with
 # every figure's ratio to HAProxy, the targets, and foreign load per test.
 # Pure function of the results dict.
+from . import micro, scale
 from .figures import FIGURES, goals, haproxy_best, ratio, rounds_by_target
 
 TESTS = [("iperf_up", "iperf3 →"), ("iperf_down", "iperf3 ←"), ("download", "download"),
@@ -108,6 +109,10 @@ def render(res, chart_name):
                   else f"{g['round_min']:.2f}–{g['round_max']:.2f}")
         lines.append(f"| {g['goal']} | {_ratio(g['ratio'])} | {spread} | {met} | "
                      f"{g['rounds_met']} of {g['rounds']} |")
+    if res.get("scale"):
+        lines += scale.render(res["scale"])
+    if res.get("micro"):
+        lines += micro.render(res["micro"])
     lines += ["", "## Foreign load during each test", "",
               "Cores used by other processes on the machine (the kept runs; max over rounds), "
               "then steal time from the hypervisor; * = a kept run still disturbed.", "",

@@ -242,7 +242,7 @@ backend {route}_be
             conf = _write(os.path.join(d, "haproxy.cfg"), f"""global
   nbthread 1
   maxconn {self.opts['maxconn']}
-defaults
+{"  maxpipes " + str(self.opts['maxpipes']) + chr(10) if self.opts.get('maxpipes') else ""}defaults
   mode tcp
   timeout connect 3s
   timeout client 600s

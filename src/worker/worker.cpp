@@ -68,8 +68,8 @@ Worker::~Worker() {
   join();
   // Connections unregister their timers from the reactor: destroy them first.
   listeners_.clear();
-  for (auto& connection : all_) connection->finish(CloseReason::kShutdown);
-  all_.clear();
+  pool_.for_each([](Connection& connection) { connection.finish(CloseReason::kShutdown); });
+  pool_.clear();
 }
 
 void Worker::start() {
@@ -179,7 +179,7 @@ void Worker::on_accept(size_t route_index, UniqueFd client_fd,
     refuse(route, route.stats->refused_route_limit, std::move(client_fd), client_address);
     return;
   }
-  Connection* connection = acquire_connection();
+  Connection* connection = pool_.acquire();
   if (connection == nullptr) {
     route.runtime->admission->leave();
     global_admission_.leave();
@@ -251,29 +251,13 @@ void Worker::on_connection_closed(Connection& connection) noexcept {
   open_.erase(connection);
   active_count_.fetch_sub(1, std::memory_order_relaxed);
   // Events for it may still be queued in this batch. Two pointers: stored inline, and
-  // the reactor's deferred queue has room for every connection (acquire_connection).
+  // the reactor's deferred queue has room for every connection (ConnectionPool::acquire).
   reactor_->defer([this, closed = &connection] { recycle(*closed); });
-}
-
-Connection* Worker::acquire_connection() noexcept {
-  if (!free_.empty()) {
-    Connection* connection = free_.back();
-    free_.pop_back();
-    return connection;
-  }
-  try {
-    all_.push_back(std::make_unique<Connection>(*this));
-    free_.reserve(all_.capacity());  // so recycling never allocates
-    reactor_->reserve_deferred(all_.capacity());
-  } catch (const std::bad_alloc&) {
-    return nullptr;
-  }
-  return all_.back().get();
 }
 
 void Worker::recycle(Connection& connection) noexcept {
   connection.recycle();
-  free_.push_back(&connection);
+  pool_.release(connection);
   // A retired generation goes (with its snapshot reference, and so possibly its filters)
   // once its last connection has been recycled.
   std::erase_if(retired_, [](const auto& generation) { return generation->open_connections == 0; });

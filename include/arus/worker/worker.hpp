@@ -12,6 +12,7 @@
 #include "arus/balance/balancer.hpp"
 #include "arus/reactor/reactor.hpp"
 #include "arus/worker/admission.hpp"
+#include "arus/worker/connection_pool.hpp"
 #include "arus/relay/connection.hpp"
 #include "arus/relay/pipe_pool.hpp"
 #include "arus/relay/route_runtime.hpp"
@@ -99,7 +100,6 @@ class Worker final : public ConnectionHost, public AcceptSink {
   void refuse(const WorkerRoute& route, std::atomic<uint64_t>& reason_counter,
               UniqueFd client_fd, const SocketAddress& client) noexcept;
   void log_refused(const WorkerRoute& route, const SocketAddress& client) const noexcept;
-  Connection* acquire_connection() noexcept;
   // Puts a closed connection back in the pool; deferred to the end of the turn.
   void recycle(Connection& connection) noexcept;
 
@@ -115,10 +115,7 @@ class Worker final : public ConnectionHost, public AcceptSink {
   std::vector<std::unique_ptr<Listener>> listeners_;
 
   IntrusiveList<Connection, &Connection::open_link> open_;  // started, not yet closed
-  // Connection objects are made once and reused, so steady traffic allocates nothing.
-  // The pool keeps its high-water mark, as nginx keeps worker_connections.
-  std::vector<std::unique_ptr<Connection>> all_;
-  std::vector<Connection*> free_;
+  ConnectionPool pool_{*this};
 
   bool draining_ = false;
   bool stopping_ = false;
