@@ -85,9 +85,9 @@ int main(int argc, char** argv) {
   double user = seconds_of(after.ru_utime) - seconds_of(before.ru_utime);
   double system = seconds_of(after.ru_stime) - seconds_of(before.ru_stime);
   printf("floor CPU: %.2f %% of one core (user %.2f %%, system %.2f %%); checks %ld, passed %ld,"
-         " %.0f/s\n",
+         " %.0f/s, %.0f us each\n",
          100 * (user + system) / wall, 100 * user / wall, 100 * system / wall, done, passed,
-         done / wall);
+         done / wall, done ? (user + system) / done * 1e6 : 0.0);
   free(addresses);
   return passed == done ? 0 : 1;
 }

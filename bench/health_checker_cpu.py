@@ -178,7 +178,9 @@ def measure_checker(args, work, backends, redis_port, pin):
           f"(user {user:.2f} %, system {system:.2f} %) over {wall:.1f} s")
     print(f"whole process CPU:  {cpu_percent(p1 - p0, hz, wall):.2f} % of one core")
     ok, fail = (counts1[r] - counts0[r] for r in ("ok", "fail"))
-    print(f"checks in the window: ok={ok:.0f} fail={fail:.0f} ({(ok + fail) / wall:.0f}/s)")
+    per_check = (user + system) / 100 * wall / max(1.0, ok + fail) * 1e6
+    print(f"checks in the window: ok={ok:.0f} fail={fail:.0f} ({(ok + fail) / wall:.0f}/s, "
+          f"{per_check:.0f} us of the thread's CPU each)")
 
 
 def measure_floor(args, work, prefix, redis_port, pin):
