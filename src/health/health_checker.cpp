@@ -60,8 +60,8 @@ std::string check_request(const HealthTarget& target) {
 uint64_t next_check_ms(uint64_t started_ms, uint64_t interval_ms, uint64_t phase_key) noexcept {
   // Phases on a grid of at most kPhaseSlots per interval: the checks of one slot start
   // on one wake-up of the thread, and their replies tend to share wake-ups too, instead
-  // of a wake-up of its own for every check (docs/performance.md: about 20 % of the
-  // thread's CPU with 1,000 backends every second).
+  // of a wake-up of its own for every check (docs/performance.md, "Active health
+  // checks": 0.42 epoll_wait per check instead of 0.69 with 1,000 backends a second).
   const uint64_t slots = std::min(interval_ms, kPhaseSlots);
   const uint64_t phase = phase_key % slots * interval_ms / slots;
   const uint64_t earliest = started_ms + interval_ms / 2;
