@@ -42,15 +42,19 @@ Result<UniqueFd> listen_tcp(const SocketAddress& address, bool reuse_port, int b
   return fd;
 }
 
-ConnectAttempt connect_tcp(const SocketAddress& address) noexcept {
+namespace {
+
+ConnectAttempt start_connect(const SocketAddress& address, bool relay_options) noexcept {
   ConnectAttempt attempt;
   UniqueFd fd(::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) {
     attempt.error = errno;
     return attempt;
   }
-  set_tcp_nodelay(fd.get());
-  set_oob_inline(fd.get());
+  if (relay_options) {
+    set_tcp_nodelay(fd.get());
+    set_oob_inline(fd.get());
+  }
   if (::connect(fd.get(), address.sockaddr_ptr(), address.length()) != 0 &&
       errno != EINPROGRESS) {
     attempt.error = errno;
@@ -58,6 +62,16 @@ ConnectAttempt connect_tcp(const SocketAddress& address) noexcept {
   }
   attempt.fd = std::move(fd);
   return attempt;
+}
+
+}  // namespace
+
+ConnectAttempt connect_tcp(const SocketAddress& address) noexcept {
+  return start_connect(address, true);
+}
+
+ConnectAttempt connect_tcp_probe(const SocketAddress& address) noexcept {
+  return start_connect(address, false);
 }
 
 int socket_error(int fd) noexcept {

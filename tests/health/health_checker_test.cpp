@@ -50,7 +50,8 @@ TEST(HealthCheckSchedule, NextCheckIsAboutOneIntervalLaterOnItsPhase) {
       uint64_t next = next_check_ms(started, interval, key);
       EXPECT_GE(next, started + interval / 2) << key << " " << started;
       EXPECT_LT(next, started + interval * 3 / 2) << key << " " << started;
-      EXPECT_EQ(next % interval, key % interval);
+      // Its phase: one of 100 slots of 10 ms, so the checks of one slot share a wake-up.
+      EXPECT_EQ(next % interval, key % 100 * 10);
       // Settled on its phase: every later check is exactly one interval after the last.
       EXPECT_EQ(next_check_ms(next, interval, key), next + interval);
     }
@@ -66,6 +67,16 @@ TEST(HealthCheckSchedule, BackendsCheckedTogetherSpreadOverTheInterval) {
     slots.insert(next_check_ms(5000, 1000, key) / 10);
   }
   EXPECT_GT(slots.size(), 90u);
+}
+
+TEST(HealthCheckSchedule, ShortIntervalsKeepOnePhasePerMillisecond) {
+  // Fewer milliseconds than slots: every millisecond is a slot of its own.
+  for (uint64_t key = 0; key < 200; ++key) {
+    uint64_t next = next_check_ms(1000, 40, key);
+    EXPECT_EQ(next % 40, key % 40);
+    EXPECT_GE(next, 1020u);
+    EXPECT_LT(next, 1060u);
+  }
 }
 
 }  // namespace

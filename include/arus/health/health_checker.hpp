@@ -41,7 +41,9 @@ std::string check_request(const HealthTarget& target);
 // When to check again after a check that started at `started_ms`: one interval later
 // on average, on a phase of the interval that depends only on `phase_key` (route and
 // backend), so many backends checked together at start spread over the interval and stay
-// spread. Always in [started_ms + interval/2, started_ms + interval*3/2).
+// spread: over 100 slots of the interval (one per millisecond when it is shorter), each
+// slot's checks starting together. Always in [started_ms + interval/2,
+// started_ms + interval*3/2).
 uint64_t next_check_ms(uint64_t started_ms, uint64_t interval_ms, uint64_t phase_key) noexcept;
 
 class HealthChecker {

@@ -27,6 +27,11 @@ struct ConnectAttempt {
 // is signalled by writability; read the outcome with socket_error().
 ConnectAttempt connect_tcp(const SocketAddress& address) noexcept;
 
+// The same with no socket option: for a probe that sends one short request and reads one
+// reply (a health check). Nagle never holds a connection's first segment, and urgent
+// data means nothing to a check, so each option would only cost a system call.
+ConnectAttempt connect_tcp_probe(const SocketAddress& address) noexcept;
+
 // The pending error of a socket (SO_ERROR), 0 if none.
 int socket_error(int fd) noexcept;
 
