@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 
 #include "arus/app/listen_guard.hpp"
 #include "arus/app/preflight.hpp"
@@ -122,11 +123,12 @@ Result<void> Server::try_reload(ReloadTrigger trigger, uint64_t started_ms, Resu
   for (auto& sockets : fresh) {
     sockets = std::make_shared<std::vector<UniqueFd>>(config->routes.size());
   }
+  std::unordered_set<SocketAddress, SocketAddressHash> listening;
+  listening.reserve(running.routes.size());
+  for (const RouteConfig& old : running.routes) listening.insert(old.listen);
   for (size_t i = 0; i < config->routes.size(); ++i) {
     const RouteConfig& route = config->routes[i];
-    bool kept = std::any_of(running.routes.begin(), running.routes.end(),
-                            [&](const RouteConfig& old) { return old.listen == route.listen; });
-    if (kept) continue;
+    if (listening.contains(route.listen)) continue;
     for (auto& sockets : fresh) {
       auto fd = listen_for(*config, route);
       if (!fd) return std::move(fd).error();
