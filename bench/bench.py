@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 
-from arusbench import figures, idle, loads, procs, report, svg, targets
+from arusbench import figures, idle, loads, procs, reload_scale, report, svg, targets
 
 TESTS = ["iperf_up", "iperf_down", "download", "keepalive", "churn"]
 
@@ -26,7 +26,10 @@ def parse_args(argv):
     p.add_argument("--idle", type=int, help="idle connections for the memory test")
     p.add_argument("--large-mib", type=int, default=256)
     p.add_argument("--targets", default=",".join(targets.DEFAULT_TARGETS))
-    p.add_argument("--tests", default=",".join(TESTS + ["idle"]))
+    p.add_argument("--tests", default=",".join(TESTS + ["idle", "reload"]))
+    p.add_argument("--reload-routes", type=int, help="routes of the reload test (default "
+                   "5000, QUICK 500), two backends each")
+    p.add_argument("--reloads", type=int, default=20, help="reloads in the reload test")
     p.add_argument("--proxy-cpu", type=int, default=1)
     p.add_argument("--loadgen-cpu", type=int, default=0)
     p.add_argument("--port-base", type=int, default=21000)
@@ -53,6 +56,7 @@ def parse_args(argv):
     a.rounds = a.rounds or (1 if a.quick else 5)
     a.duration = a.duration or (1 if a.quick else 5)
     a.idle = a.idle or (1000 if a.quick else 5000)
+    a.reload_routes = a.reload_routes or (500 if a.quick else 5000)
     a.retries = a.retries if a.retries is not None else (0 if a.quick else 2)
     return a
 
@@ -103,6 +107,7 @@ class Bench:
         self.targets = targets.make_targets(a.targets.split(","), work, a.proxy_cpu, a.port_base,
                                             self.backends, opts)
         self.samples = {t.name: {} for t in self.targets}
+        self.reload = {}  # reload test: {run name: figures}
         self.errors = []
         self.rerun_spent = {}  # seconds of re-runs per test
         self.foreign_seen = []
@@ -233,6 +238,8 @@ class Bench:
                         self.measure(test, t)
         if "idle" in tests:
             self.idle_tests()
+        if "reload" in tests:
+            self.reload_tests()
 
     def idle_tests(self):
         for t in self.targets:
@@ -253,6 +260,36 @@ class Bench:
                     self.log(f"  idle {t.label}: {e}")
                 finally:
                     t.stop()
+
+    def reload_tests(self):
+        """Reload at scale, once per kind of target that can run it (not in rounds: one
+        run is 20 reloads)."""
+        for t in self.targets:
+            t.stop()  # the CPUs to this test alone
+        a = self.a
+        scale = reload_scale.ReloadScale(
+            self.work, a.proxy_cpu, a.loadgen_cpu, a.port_base, self.backends.http_port,
+            a.reload_routes, a.reloads, 3 if a.quick else 10, self.log)
+        names = [t.name for t in self.targets]
+        runs = []
+        if "arus" in names:
+            runs += [("arus", lambda: scale.run_arus(a.arus_bin, 1)),
+                     ("arus-2w", lambda: scale.run_arus(a.arus_bin, 2))]
+        if "arus-base" in names:
+            runs.append(("arus-base", lambda: scale.run_arus(a.arus_base_bin, 1)))
+        if "haproxy" in names:
+            runs.append(("haproxy", scale.run_haproxy))
+        for name, run in runs:
+            self.log(f"reload: {name}, {a.reload_routes} routes, {a.reloads} reloads")
+            try:
+                res = run()
+            except (loads.MeasureError, RuntimeError, OSError) as e:
+                self.errors.append(f"reload at scale through {name}: {e}")
+                self.log(f"  reload {name}: {e}")
+                continue
+            res["routes"] = a.reload_routes
+            self.reload[name] = res
+            self.log(f"  reload     {name:22s} " + reload_scale.summary(res))
 
     def stop(self):
         for t in self.targets:
@@ -327,7 +364,7 @@ def main(argv):
     labels = {t.name: t.label for t in bench.targets}
     order = [t.name for t in bench.targets]
     res = {"meta": meta, "figures": figs, "labels": labels, "order": order,
-           "samples": bench.samples, "errors": bench.errors}
+           "samples": bench.samples, "errors": bench.errors, "reload": bench.reload}
     os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
     with open(a.json, "w") as f:
         json.dump(res, f, indent=1)

@@ -99,11 +99,16 @@ for t in names:
     if t != "direct":
         assert f["bulk_gb_per_cpu"] > 0 and f["ka_req_per_cpu_ms"] > 0, (t, f)
         assert f["idle_sockets"] >= 1.9, (t, f)  # every idle connection reached the backend
+# Reload at scale: arus (1 and 2 workers) and HAProxy each applied every reload.
+for name in ("arus", "arus-2w", "haproxy"):
+    r = res["reload"][name]
+    assert r["reloads"] == 20 and len(r["durations_ms"]) == 20, (name, r)
+    assert r["rss_before_kib"] > 0 and r["rss_after_kib"] > 0, (name, r)
 md = open(f"{out}/b.md").read()
 for needle in ("## Conditions", "## Results", "## Targets (issues 6, 14 and 19)", "| met in rounds |",
                "## Foreign load",
                "| Bulk, iperf3 1 stream, client→server |", "arus splice", "HAProxy splice forced",
-               "nginx stream", "b.svg", "PROXY v2 in and out"):
+               "nginx stream", "b.svg", "PROXY v2 in and out", "## Reload at scale"):
     assert needle in md, needle
 svg = ET.parse(f"{out}/b.svg").getroot()
 assert svg.tag.endswith("svg")

@@ -2,6 +2,7 @@
 # every figure's ratio to HAProxy, the targets, and foreign load per test.
 # Pure function of the results dict.
 from .figures import FIGURES, goals, haproxy_best, ratio, rounds_by_target
+from .reload_scale import render_table as reload_table
 
 TESTS = [("iperf_up", "iperf3 →"), ("iperf_down", "iperf3 ←"), ("download", "download"),
          ("keepalive", "keep-alive"), ("churn", "churn"), ("idle", "idle conns")]
@@ -108,6 +109,7 @@ def render(res, chart_name):
                   else f"{g['round_min']:.2f}–{g['round_max']:.2f}")
         lines.append(f"| {g['goal']} | {_ratio(g['ratio'])} | {spread} | {met} | "
                      f"{g['rounds_met']} of {g['rounds']} |")
+    lines += reload_table(res.get("reload"))
     lines += ["", "## Foreign load during each test", "",
               "Cores used by other processes on the machine (the kept runs; max over rounds), "
               "then steal time from the hypervisor; * = a kept run still disturbed.", "",
