@@ -208,7 +208,8 @@ class ReloadScale:
         quiet = _wrk_finish(_wrk_start(self.loaded_port, self.loadgen_cpu, self.seconds),
                             self.seconds)
         rss_before = procs.rss_kib(pids())
-        cpu_before = procs.cpu_ns(pids())
+        pids_before = pids()
+        cpu_before = procs.cpu_ns(pids_before)
         wrk = _wrk_start(self.loaded_port, self.loadgen_cpu, self.seconds)
         t0 = time.monotonic()
         gap = self.seconds / (self.reloads + 2)
@@ -221,7 +222,10 @@ class ReloadScale:
             if n == 1:  # two generations have lived at once by now: the allocator's peak
                 rss_first = procs.rss_kib(pids())
         busy = _wrk_finish(wrk, self.seconds)
-        cpu_s = (procs.cpu_ns(pids()) - cpu_before) / 1e9
+        pids_after = pids()
+        cpu_s = (procs.cpu_ns(pids_after) - cpu_before) / 1e9
+        if not set(pids_before) <= set(pids_after):
+            cpu_s = None  # a process left (an old HAProxy): its CPU time went with it
         time.sleep(0.5)  # old generations are freed once their last connection ends
         rss_after = procs.rss_kib(pids())
         return {
