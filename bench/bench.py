@@ -13,7 +13,8 @@ import sys
 import tempfile
 import time
 
-from arusbench import figures, idle, loads, micro, procs, report, scale, svg, targets
+from arusbench import (figures, idle, loads, micro, procs, reload_scale, report, scale, svg,
+                       targets)
 
 TESTS = ["iperf_up", "iperf_down", "download", "keepalive", "churn"]
 
@@ -26,12 +27,15 @@ def parse_args(argv):
     p.add_argument("--idle", type=int, help="idle connections for the memory test")
     p.add_argument("--large-mib", type=int, default=256)
     p.add_argument("--targets", default=",".join(targets.DEFAULT_TARGETS))
-    p.add_argument("--tests", default=",".join(TESTS + ["idle", "scale"]))
+    p.add_argument("--tests", default=",".join(TESTS + ["idle", "scale", "reload"]))
     p.add_argument("--scale-levels", help="idle connections held in the scale test, comma "
                    "separated (default 1000,3000,9000; QUICK 200,600)")
     p.add_argument("--scale-rounds", type=int, help="rounds of the scale test (default 3, QUICK 1)")
     p.add_argument("--micro", metavar="JSON", help="results of `make bench-micro` to put in the "
                    "report (build/bench/micro.json)")
+    p.add_argument("--reload-routes", type=int, help="routes of the reload test (default "
+                   "5000, QUICK 500), two backends each")
+    p.add_argument("--reloads", type=int, default=20, help="reloads in the reload test")
     p.add_argument("--proxy-cpu", type=int, default=1)
     p.add_argument("--loadgen-cpu", type=int, default=0)
     p.add_argument("--port-base", type=int, default=21000)
@@ -59,6 +63,7 @@ def parse_args(argv):
     a.duration = a.duration or (1 if a.quick else 5)
     a.idle = a.idle or (1000 if a.quick else 5000)
     a.scale_rounds = a.scale_rounds or (1 if a.quick else 3)
+    a.reload_routes = a.reload_routes or (500 if a.quick else 5000)
     a.retries = a.retries if a.retries is not None else (0 if a.quick else 2)
     return a
 
@@ -122,6 +127,7 @@ class Bench:
             [n for n in a.targets.split(",") if n in scale.SCALE_TARGETS], work, a.proxy_cpu,
             a.port_base, self.backends, scale_opts)
         self.scale = None
+        self.reload = {}  # reload test: {run name: figures}
         self.errors = []
         self.rerun_spent = {}  # seconds of re-runs per test
         self.foreign_seen = []
@@ -256,6 +262,8 @@ class Bench:
             for t in self.targets:
                 t.stop()
             self.scale = scale.run(self, self.scale_levels, self.a.scale_rounds)
+        if "reload" in tests:
+            self.reload_tests()
 
     def idle_tests(self):
         for t in self.targets:
@@ -276,6 +284,41 @@ class Bench:
                     self.log(f"  idle {t.label}: {e}")
                 finally:
                     t.stop()
+
+    def reload_tests(self):
+        """Reload at scale, once per kind of target that can run it (not in rounds: one
+        run is 20 reloads)."""
+        for t in self.targets:
+            t.stop()  # the CPUs to this test alone
+        a = self.a
+        reloads = reload_scale.ReloadScale(
+            self.work, a.proxy_cpu, a.loadgen_cpu, a.port_base, self.backends.http_port,
+            a.reload_routes, a.reloads, 3 if a.quick else 10, self.log)
+        names = [t.name for t in self.targets]
+        runs = []
+        if "arus" in names:
+            runs.append(("arus", lambda: reloads.run_arus(a.arus_bin, 1)))
+            # Each worker has a socket per route, and arus needs about two descriptors per
+            # route and worker at start: 5,000 routes on two workers pass 20,000.
+            if 4 * a.reload_routes + 1000 <= resource.getrlimit(resource.RLIMIT_NOFILE)[0]:
+                runs.append(("arus-2w", lambda: reloads.run_arus(a.arus_bin, 2)))
+            else:
+                self.log("reload: arus with 2 workers skipped: the descriptor limit is too low")
+        if "arus-base" in names:
+            runs.append(("arus-base", lambda: reloads.run_arus(a.arus_base_bin, 1)))
+        if "haproxy" in names:
+            runs.append(("haproxy", reloads.run_haproxy))
+        for name, run in runs:
+            self.log(f"reload: {name}, {a.reload_routes} routes, {a.reloads} reloads")
+            try:
+                res = run()
+            except (loads.MeasureError, RuntimeError, OSError) as e:
+                self.errors.append(f"reload at scale through {name}: {e}")
+                self.log(f"  reload {name}: {e}")
+                continue
+            res["routes"] = a.reload_routes
+            self.reload[name] = res
+            self.log(f"  reload     {name:22s} " + reload_scale.summary(res))
 
     def stop(self):
         for t in self.targets + self.scale_targets:
@@ -350,7 +393,7 @@ def main(argv):
     labels = {t.name: t.label for t in bench.targets}
     order = [t.name for t in bench.targets]
     res = {"meta": meta, "figures": figs, "labels": labels, "order": order,
-           "samples": bench.samples, "errors": bench.errors}
+           "samples": bench.samples, "errors": bench.errors, "reload": bench.reload}
     if bench.scale:
         res["scale"] = bench.scale
     if a.micro:

@@ -117,6 +117,11 @@ for t in sc["order"]:
     for x in rounds[0]:
         assert x["sockets_per_conn"] >= 1.9 and x["rps"] > 0 and x["p99_ms"] > 0, (t, x)
         assert x["rss_per_conn_b"] > 0 and x["establish_s"] > 0, (t, x)
+# Reload at scale: arus (1 and 2 workers) and HAProxy each applied every reload.
+for name in ("arus", "arus-2w", "haproxy"):
+    r = res["reload"][name]
+    assert r["reloads"] == 20 and len(r["durations_ms"]) == 20, (name, r)
+    assert r["rss_before_kib"] > 0 and r["rss_after_kib"] > 0, (name, r)
 md = open(f"{out}/b.md").read()
 for needle in ("## Conditions", "## Results", "## Targets (issues 6, 14 and 19)", "| met in rounds |",
                "## Foreign load",
@@ -125,6 +130,7 @@ for needle in ("## Conditions", "## Results", "## Targets (issues 6, 14 and 19)"
                "## Connections at scale", "| 300 | User space: proxy RSS growth per connection |",
                "active clients' p99 at 300", "## Micro-benchmarks",
                "| TimerWheel rearm | 20.0 | 25.0 | 1.25× | yes |"):
+               "nginx stream", "b.svg", "PROXY v2 in and out", "## Reload at scale"):
     assert needle in md, needle
 svg = ET.parse(f"{out}/b.svg").getroot()
 assert svg.tag.endswith("svg")

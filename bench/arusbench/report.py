@@ -3,6 +3,7 @@
 # Pure function of the results dict.
 from . import micro, scale
 from .figures import FIGURES, goals, haproxy_best, ratio, rounds_by_target
+from .reload_scale import render_table as reload_table
 
 TESTS = [("iperf_up", "iperf3 →"), ("iperf_down", "iperf3 ←"), ("download", "download"),
          ("keepalive", "keep-alive"), ("churn", "churn"), ("idle", "idle conns")]
@@ -113,6 +114,7 @@ def render(res, chart_name):
         lines += scale.render(res["scale"])
     if res.get("micro"):
         lines += micro.render(res["micro"])
+    lines += reload_table(res.get("reload"))
     lines += ["", "## Foreign load during each test", "",
               "Cores used by other processes on the machine (the kept runs; max over rounds), "
               "then steal time from the hypervisor; * = a kept run still disturbed.", "",

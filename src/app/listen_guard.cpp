@@ -3,6 +3,7 @@
 #include "arus/app/listen_guard.hpp"
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "arus/config/config_error.hpp"
 #include "arus/net/listen_probe.hpp"
@@ -40,13 +41,20 @@ Error listen_error(const Config& config, const ListenKey& key, const std::string
 }
 
 Result<void> refuse_held_listen_addresses(const Config& next, const Config* running) {
-  std::vector<ListenKey> held_by_us;
-  if (running != nullptr) held_by_us = listen_keys(*running);
+  // Our addresses by port: only those on the same port can overlap (thousands of routes
+  // would otherwise cost routes x routes comparisons).
+  std::unordered_multimap<uint16_t, SocketAddress> held_by_us;
+  if (running != nullptr) {
+    for (const ListenKey& own : listen_keys(*running)) {
+      held_by_us.emplace(own.address.port(), own.address);
+    }
+  }
   // Every probe runs before the caller binds anything: at start, a route on 127.0.0.1:P
   // next to one on 0.0.0.0:P would otherwise meet our own socket and be refused.
   for (const ListenKey& key : listen_keys(next)) {
-    bool ours = std::any_of(held_by_us.begin(), held_by_us.end(), [&](const ListenKey& own) {
-      return binds_overlap(own.address, key.address);
+    auto [first, last] = held_by_us.equal_range(key.address.port());
+    bool ours = std::any_of(first, last, [&](const auto& own) {
+      return binds_overlap(own.second, key.address);
     });
     if (ours) continue;
     Result<void> probe = probe_listen_address(key.address);

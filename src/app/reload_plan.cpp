@@ -2,7 +2,12 @@
 #include "arus/app/reload_plan.hpp"
 
 #include <algorithm>
+#include <optional>
+#include <utility>
 #include <set>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "arus/config/written_keys.hpp"
 #include "arus/stats/text_escape.hpp"
@@ -10,21 +15,30 @@
 namespace arus {
 namespace {
 
-const RouteConfig* find_route(const Config& config, std::string_view name) {
-  for (const RouteConfig& route : config.routes) {
-    if (route.name == name) return &route;
+// A configuration's routes by name and its listen addresses, looked up once per route of
+// the other configuration: thousands of routes must not cost routes x routes steps.
+struct RouteIndex {
+  explicit RouteIndex(const Config& config) {
+    by_name.reserve(config.routes.size());
+    listening.reserve(config.routes.size());
+    for (const RouteConfig& route : config.routes) {
+      by_name.emplace(route.name, &route);
+      listening.insert(route.listen);
+    }
   }
-  return nullptr;
-}
+  const RouteConfig* find(std::string_view name) const {
+    auto it = by_name.find(name);
+    return it == by_name.end() ? nullptr : it->second;
+  }
+  bool listens_on(const SocketAddress& address) const { return listening.contains(address); }
+
+  std::unordered_map<std::string_view, const RouteConfig*> by_name;
+  std::unordered_set<SocketAddress, SocketAddressHash> listening;
+};
 
 bool has_backend(const RouteConfig& route, std::string_view name) {
   return std::any_of(route.backends.begin(), route.backends.end(),
                      [&](const BackendConfig& b) { return b.name == name; });
-}
-
-bool listens_on(const Config& config, const SocketAddress& address) {
-  return std::any_of(config.routes.begin(), config.routes.end(),
-                     [&](const RouteConfig& r) { return r.listen == address; });
 }
 
 // Keys present in either section whose values (all of them, in order) differ.
@@ -48,6 +62,36 @@ const WrittenKeys* section(const std::map<std::string, WrittenKeys, std::less<>>
   auto it = sections.find(name);
   return it == sections.end() ? nullptr : &it->second;
 }
+
+using SectionKeys = std::map<std::string, WrittenKeys, std::less<>>;
+
+// The keys of one section that differ between two files. Sections of the same text have
+// the same keys: only those whose text differs are parsed, so a reload of thousands of
+// routes that touches a few parses a few. Where a section's text cannot be told apart,
+// both whole files are parsed once (`whole` caches them).
+class SectionComparer {
+ public:
+  SectionComparer(const Config& before, const Config& after)
+      : before_(before), after_(after), before_texts_(before.source), after_texts_(after.source) {}
+
+  std::vector<std::string> changed(const std::string& name) {
+    auto a = before_texts_.find(name);
+    auto b = after_texts_.find(name);
+    if (a && b) {
+      if (*a == *b) return {};
+      return changed_keys(section(written_keys(*a), name), section(written_keys(*b), name));
+    }
+    if (!whole_) whole_.emplace(written_keys(before_.source), written_keys(after_.source));
+    return changed_keys(section(whole_->first, name), section(whole_->second, name));
+  }
+
+ private:
+  const Config& before_;
+  const Config& after_;
+  SectionTexts before_texts_;
+  SectionTexts after_texts_;
+  std::optional<std::pair<SectionKeys, SectionKeys>> whole_;
+};
 
 void append_string_array(std::string& out, const std::vector<std::string>& items) {
   out += '[';
@@ -94,11 +138,12 @@ std::vector<std::string> restart_only_changes(const GlobalConfig& running,
 
 ReloadPlan plan_reload(const Config& running, const Config& next, const LiveConnections& live) {
   ReloadPlan plan;
-  const auto old_keys = written_keys(running.source);
-  const auto new_keys = written_keys(next.source);
+  SectionComparer sections(running, next);
+  const RouteIndex running_routes(running);
+  const RouteIndex next_routes(next);
 
   for (const RouteConfig& route : next.routes) {
-    const RouteConfig* old = find_route(running, route.name);
+    const RouteConfig* old = running_routes.find(route.name);
     if (old == nullptr) {
       plan.routes_added.push_back(route.name);
       for (const BackendConfig& b : route.backends) plan.backends_added.push_back({route.name, b.name});
@@ -106,7 +151,7 @@ ReloadPlan plan_reload(const Config& running, const Config& next, const LiveConn
       continue;
     }
     const std::string section_name = "route:" + route.name;
-    auto keys = changed_keys(section(old_keys, section_name), section(new_keys, section_name));
+    auto keys = sections.changed(section_name);
     if (!keys.empty()) plan.routes_changed.push_back({route.name, std::move(keys)});
     for (const BackendConfig& b : route.backends) {
       if (!has_backend(*old, b.name)) plan.backends_added.push_back({route.name, b.name});
@@ -125,21 +170,21 @@ ReloadPlan plan_reload(const Config& running, const Config& next, const LiveConn
     }
   }
   for (const RouteConfig& old : running.routes) {
-    if (find_route(next, old.name) != nullptr) continue;
+    if (next_routes.find(old.name) != nullptr) continue;
     plan.routes_removed.push_back(old.name);
     for (const BackendConfig& b : old.backends) plan.backends_removed.push_back({old.name, b.name});
     if (!old.filter.empty()) plan.filters_unloaded.push_back({old.name, old.filter});
   }
 
   for (const RouteConfig& route : next.routes) {
-    (listens_on(running, route.listen) ? plan.listeners_kept : plan.listeners_bound)
+    (running_routes.listens_on(route.listen) ? plan.listeners_kept : plan.listeners_bound)
         .push_back(route.listen_name);
   }
   for (const RouteConfig& old : running.routes) {
-    if (!listens_on(next, old.listen)) plan.listeners_closed.push_back(old.listen_name);
+    if (!next_routes.listens_on(old.listen)) plan.listeners_closed.push_back(old.listen_name);
   }
 
-  plan.global_changed = changed_keys(section(old_keys, "global"), section(new_keys, "global"));
+  plan.global_changed = sections.changed("global");
   plan.restart_needed = restart_only_changes(running.global, next.global);
   for (const RouteConfig& old : running.routes) {
     auto it = live.find(old.name);

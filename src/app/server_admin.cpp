@@ -34,11 +34,7 @@ Result<void> Server::start_admin(UniqueFd listener, const Config& config) {
 }
 
 LiveConnections Server::live_connections() const {
-  LiveConnections live;
-  for (const RouteSnapshot& route : stats_->snapshot().routes) {
-    if (!route.retired) live[route.name] = static_cast<uint64_t>(std::max<int64_t>(0, route.connections_active));
-  }
-  return live;
+  return stats_->active_connections();
 }
 
 void Server::run_admin(AdminCommand command, AdminDone done) {

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <iterator>
 #include <optional>
+#include <unordered_map>
 
 #include "arus/config/backend_addresses.hpp"
 #include "arus/config/config_error.hpp"
@@ -171,13 +172,13 @@ class Loader {
         fail(line_, display, "", "route name is empty (expected [route:NAME])");
         return;
       }
-      for (const RouteState& other : routes_) {
-        if (other.config.name == route) {
-          fail(line_, display, "",
-               "duplicate route name (first at line " + std::to_string(other.config.line) + ")");
-          return;
-        }
+      if (auto other = route_index_.find(std::string(route)); other != route_index_.end()) {
+        fail(line_, display, "",
+             "duplicate route name (first at line " +
+                 std::to_string(routes_[other->second].config.line) + ")");
+        return;
       }
+      route_index_.emplace(std::string(route), routes_.size());
       RouteState state;
       state.config.name = std::string(route);
       state.config.line = line_;
@@ -331,6 +332,9 @@ class Loader {
                         "admin API)");
     }
     if (routes_.empty()) return no_routes_error();
+    // Routes by listen address: each is checked against those before it, in one pass.
+    std::unordered_map<SocketAddress, size_t, SocketAddressHash> listening;
+    listening.reserve(routes_.size());
     for (size_t i = 0; i < routes_.size(); ++i) {
       RouteConfig& r = routes_[i].config;
       std::string where = "[route:" + r.name + "]";
@@ -346,13 +350,11 @@ class Loader {
         return make_error(at != lines.end() ? at->second : r.line, where, problem->key,
                           problem->reason);
       }
-      for (size_t j = 0; j < i; ++j) {
-        const RouteConfig& other = routes_[j].config;
-        if (other.listen == r.listen) {
-          return make_error(r.line, where, "",
-                            "listen address " + r.listen_name + " is already used by [route:" +
-                                other.name + "] (line " + std::to_string(other.line) + ")");
-        }
+      if (auto [first, added] = listening.emplace(r.listen, i); !added) {
+        const RouteConfig& other = routes_[first->second].config;
+        return make_error(r.line, where, "",
+                          "listen address " + r.listen_name + " is already used by [route:" +
+                              other.name + "] (line " + std::to_string(other.line) + ")");
       }
       if (!g.stats_listen.empty() && g.stats_listen == r.listen) {
         return make_error(r.line, where, "",
@@ -431,6 +433,7 @@ class Loader {
   KeyLines global_keys_;
   std::string plugin_dir_{kDefaultPluginDir};
   std::vector<RouteState> routes_;
+  std::unordered_map<std::string, size_t> route_index_;  // routes_ by name
   Config config_;
 };
 

@@ -107,6 +107,12 @@ bool operator==(const SocketAddress& a, const SocketAddress& b) noexcept {
   return a.family() == AF_INET || a.storage_.v6.sin6_scope_id == b.storage_.v6.sin6_scope_id;
 }
 
+size_t SocketAddressHash::operator()(const SocketAddress& address) const noexcept {
+  // The scope id is left out: equal addresses still hash alike.
+  size_t h = std::hash<std::string_view>{}(address.ip_bytes());
+  return h ^ (static_cast<size_t>(address.port()) << 1) ^ static_cast<size_t>(address.family());
+}
+
 Result<HostPort> split_host_port(std::string_view text) {
   HostPort out;
   std::string_view port_text;

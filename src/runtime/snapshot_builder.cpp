@@ -2,6 +2,8 @@
 #include "arus/runtime/snapshot_builder.hpp"
 
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "arus/config/backend_addresses.hpp"
@@ -13,13 +15,6 @@
 
 namespace arus {
 namespace {
-
-const RouteRuntime* find_route(const Snapshot& snapshot, const std::string& name) {
-  for (const auto& route : snapshot.routes) {
-    if (route->config.name == name) return route.get();
-  }
-  return nullptr;
-}
 
 // Index of the first of the first `count` backends whose backend_key() is `key`, or -1.
 int find_backend(const std::vector<BackendConfig>& backends, size_t count,
@@ -64,8 +59,16 @@ Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config, const Snapsho
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->config = std::move(config);
   const Config& whole = *snapshot->config;
+  // The running generation's routes by name, looked up once per route.
+  std::unordered_map<std::string_view, const RouteRuntime*> running;
+  if (previous != nullptr) {
+    running.reserve(previous->routes.size());
+    for (const auto& route : previous->routes) running.emplace(route->config.name, route.get());
+  }
+  snapshot->routes.reserve(whole.routes.size());
   for (const RouteConfig& route : whole.routes) {
-    const RouteRuntime* kept = previous != nullptr ? find_route(*previous, route.name) : nullptr;
+    auto found = running.find(route.name);
+    const RouteRuntime* kept = found != running.end() ? found->second : nullptr;
     FilterInstancePtr filter;
     if (filters == FilterLoad::kKeepRunning && kept != nullptr &&
         kept->config.filter == route.filter && kept->config.filter_args == route.filter_args) {

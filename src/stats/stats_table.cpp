@@ -209,6 +209,16 @@ void StatsTable::show_queue(RouteStats& row, std::shared_ptr<const BackendQueue>
   row.queue_ = std::move(queue);
 }
 
+std::map<std::string, uint64_t, std::less<>> StatsTable::active_connections() const {
+  std::map<std::string, uint64_t, std::less<>> out;
+  std::shared_lock lock(mutex_);
+  for (const auto& row : routes_) {
+    int64_t active = sum_active(row->shards_, shard_count());
+    out.emplace(row->name(), static_cast<uint64_t>(std::max<int64_t>(0, active)));
+  }
+  return out;
+}
+
 StatsSnapshot StatsTable::snapshot() const {
   StatsSnapshot out;
   out.version = version_;

@@ -2,6 +2,7 @@
 #include "arus/worker/worker.hpp"
 
 #include <cstring>
+#include <unordered_map>
 
 #include "arus/core/log.hpp"
 #include "arus/relay/access_log.hpp"
@@ -132,7 +133,13 @@ void Worker::adopt(SnapshotPtr snapshot, std::shared_ptr<std::vector<UniqueFd>> 
                   on_adopted = std::move(on_adopted)] {
     if (draining_ || stopping_) return;  // listeners are gone; nothing new will start
     const std::vector<RouteConfig>& routes = snapshot->config->routes;
+    std::unordered_map<SocketAddress, std::unique_ptr<Listener>*, SocketAddressHash> running;
+    running.reserve(listeners_.size());
+    for (auto& old : listeners_) {
+      if (old) running.emplace(old->address(), &old);
+    }
     std::vector<std::unique_ptr<Listener>> listeners;
+    listeners.reserve(routes.size());
     for (size_t i = 0; i < routes.size(); ++i) {
       if (i < fresh->size() && (*fresh)[i].valid()) {
         auto listener = std::make_unique<Listener>(*reactor_, *this, i, std::move((*fresh)[i]),
@@ -145,12 +152,9 @@ void Worker::adopt(SnapshotPtr snapshot, std::shared_ptr<std::vector<UniqueFd>> 
         continue;
       }
       // Same address as before: keep the very socket, so no client is ever refused.
-      for (auto& old : listeners_) {
-        if (old && old->address() == routes[i].listen) {
-          old->set_route_index(i);
-          listeners.push_back(std::move(old));
-          break;
-        }
+      if (auto old = running.find(routes[i].listen); old != running.end() && *old->second) {
+        (*old->second)->set_route_index(i);
+        listeners.push_back(std::move(*old->second));
       }
     }
     listeners_ = std::move(listeners);  // what was not kept closes here

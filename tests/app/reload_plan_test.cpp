@@ -212,5 +212,44 @@ TEST(ReloadPlan, JsonEscapesNames) {
   EXPECT_NE(render_plan_json(p).find("[\"a\\\"b\"]"), std::string::npos);
 }
 
+// Many routes, few changed: the plan names exactly the changed ones (sections of equal
+// text are skipped without being parsed).
+TEST(ReloadPlan, ManyRoutesFewChanged) {
+  auto config = [](int changed_port) {
+    std::string text = kGlobal;
+    for (int i = 0; i < 300; ++i) {
+      text += "[route:r" + std::to_string(i) + "]\nlisten = 127.0.0.1:" +
+              std::to_string(20000 + i) + "\nbackend = 127.0.0.1:" +
+              std::to_string(i == 17 ? changed_port : 30000 + i) + "\n";
+    }
+    return text;
+  };
+  ReloadPlan p = plan(config(30017), config(40017));
+  ASSERT_EQ(p.routes_changed.size(), 1u) << render_plan_json(p);
+  EXPECT_EQ(p.routes_changed[0].name, "r17");
+  EXPECT_EQ(p.routes_changed[0].keys, Strings{"backend"});
+  EXPECT_EQ(p.listeners_kept.size(), 300u);
+  EXPECT_TRUE(p.listeners_bound.empty());
+  EXPECT_TRUE(p.global_changed.empty());
+}
+
+// Where the sections cannot be told apart by their text (here a header with a name inih
+// truncates), the whole files are compared: the same plan either way.
+TEST(ReloadPlan, UnsureSectionTextFallsBackToWholeFiles) {
+  const std::string long_route = "[route:" + std::string(60, 'x') + "]\n"
+                                 "listen = 127.0.0.1:7000\nbackend = 127.0.0.1:7001\n";
+  ReloadPlan p = plan(kGlobal + kWeb + long_route,
+                      "[global]\nworkers = 3\n" + kWeb + "retries = 2\n" + long_route);
+  ASSERT_EQ(p.routes_changed.size(), 1u) << render_plan_json(p);
+  EXPECT_EQ(p.routes_changed[0].keys, Strings{"retries"});
+  EXPECT_EQ(p.global_changed, Strings{"workers"});
+}
+
+TEST(ReloadPlan, GlobalSectionAddedIsAChange) {
+  ReloadPlan p = plan(kWeb, kGlobal + kWeb);
+  EXPECT_EQ(p.global_changed, Strings{"workers"});
+  EXPECT_TRUE(p.routes_changed.empty());
+}
+
 }  // namespace
 }  // namespace arus

@@ -3,6 +3,8 @@
 #include "arus/net/address.hpp"
 
 #include <gtest/gtest.h>
+
+#include <unordered_set>
 #include <netdb.h>
 #include <sys/un.h>
 
@@ -167,6 +169,18 @@ TEST(SocketAddress, FromSockaddr) {
   // A length too short for the family is refused rather than over-read.
   EXPECT_TRUE(SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&in), 4).empty());
   EXPECT_TRUE(SocketAddress::from_sockaddr(nullptr, 0).empty());
+}
+
+TEST(SocketAddressHash, EqualAddressesHashAlikeAndSetsFindThem) {
+  auto at = [](const char* host, uint16_t port) { return resolve(HostPort{host, port}).value(); };
+  SocketAddressHash hash;
+  EXPECT_EQ(hash(at("127.0.0.1", 80)), hash(at("127.0.0.1", 80)));
+  EXPECT_EQ(hash(at("::1", 80)), hash(at("::1", 80)));
+  std::unordered_set<SocketAddress, SocketAddressHash> set{at("127.0.0.1", 80), at("::1", 80)};
+  EXPECT_TRUE(set.contains(at("127.0.0.1", 80)));
+  EXPECT_TRUE(set.contains(at("::1", 80)));
+  EXPECT_FALSE(set.contains(at("127.0.0.1", 81)));
+  EXPECT_FALSE(set.contains(at("127.0.0.2", 80)));
 }
 
 }  // namespace

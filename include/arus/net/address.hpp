@@ -46,6 +46,12 @@ class SocketAddress {
   socklen_t length_ = 0;
 };
 
+// For hash containers of addresses (listen addresses by the thousand on a reload):
+// consistent with operator==.
+struct SocketAddressHash {
+  size_t operator()(const SocketAddress& address) const noexcept;
+};
+
 struct HostPort {
   std::string host;  // without brackets for IPv6 literals
   uint16_t port = 0;

@@ -176,6 +176,10 @@ class StatsTable {
   // Shared lock: sums every shard of every exported row. Any thread.
   StatsSnapshot snapshot() const;
 
+  // Client connections open per live route (never below 0): what a reload plan reports
+  // staying on the old generation, without summing every other counter. Any thread.
+  std::map<std::string, uint64_t, std::less<>> active_connections() const;
+
  private:
   std::shared_ptr<RouteStats> take_row(const std::string& name);
   void reconcile_backends(RouteStats& row, const RouteConfig& route);
