@@ -45,6 +45,7 @@ void mark_ready(Endpoint& endpoint, uint32_t events) noexcept {
   // Errors and hang-ups count as ready: the next syscall reports what happened.
   if (events & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) endpoint.readable = true;
   if (events & EPOLLPRI) endpoint.urgent = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) endpoint.hangup = true;
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) endpoint.writable = true;
 }
 
@@ -282,7 +283,7 @@ void Connection::on_connect_failed(int error, bool timed_out) noexcept {
   }
   host_.reactor().timers().cancel(deadline_);
   backend_.fd.reset();  // closing also unregisters it from epoll
-  backend_.readable = backend_.writable = false;
+  backend_.readable = backend_.writable = backend_.hangup = false;
   release_backend_slot();
   if (tries_left_-- > 0) {
     connect_next_backend(backend_index_);
@@ -476,6 +477,7 @@ void Connection::on_side_failed(Side side, int error, bool reading) noexcept {
     // A failed socket still holds what arrived before the reset; reading it yields
     // those bytes, then the error or EOF, never EAGAIN for long.
     endpoint(side).readable = true;
+    endpoint(side).hangup = true;
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include "arus/relay/splice_drain.hpp"
 #include "arus/relay/urgent_mark.hpp"
 
 namespace arus {
@@ -55,7 +56,11 @@ PumpResult splice_pump(Endpoint& source, Endpoint& sink, Flow& flow, PipePool& p
         break;
       }
     }
-    if (flow.source_eof || !source.readable) break;
+    if (flow.source_eof || !source.readable) {
+      // A proven-drained read leaves bytes in the pipe: deliver them while the sink takes them.
+      if (flow.pipe_bytes > 0 && sink.writable) continue;
+      break;
+    }
     if (result.moved >= budget) {
       result.status = PumpStatus::kYield;
       return result;
@@ -92,14 +97,23 @@ PumpResult splice_pump(Endpoint& source, Endpoint& sink, Flow& flow, PipePool& p
       }
     }
     if (n > 0) {
+      SpliceRead read{.got = static_cast<size_t>(n),
+                      .asked = room,
+                      .pipe_bytes_before = flow.pipe_bytes,
+                      .pipe_slots = static_cast<size_t>(flow.pipe.slots),
+                      .urgent = source.urgent,
+                      .hangup = source.hangup};
       flow.pipe_bytes += static_cast<size_t>(n);
       flow.bytes += static_cast<uint64_t>(n);
+      // Drained for sure: deliver and stop, saving the read that would return EAGAIN.
+      if (proves_drained(read)) source.readable = false;
     } else if (n == 0) {
       flow.source_eof = true;
     } else if (read_error == EAGAIN) {
       // EAGAIN means either "socket empty" or "pipe has no free slot" (a pipe counts
       // buffers, not bytes, so it can be full below its byte capacity). Only an empty
-      // pipe makes it unambiguous.
+      // pipe makes it unambiguous. A short read proves it drained without this call
+      // when the pipe cannot have filled (proves_drained above).
       if (flow.pipe_bytes == 0) {
         source.readable = false;
         release_pipe_if_empty(flow, pipes);

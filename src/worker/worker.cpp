@@ -13,6 +13,10 @@ namespace {
 
 constexpr size_t kPooledPipes = 256;
 constexpr int kPipeSizeBytes = 256 * 1024;
+// A few 1 MiB pipes (256 slots, the largest pipe-max-size allows by default): through
+// them a message under 256 bytes needs no read that returns EAGAIN (splice_drain.hpp).
+// 8 per worker cost 1,536 pages of the user's pipe quota more than 256 KiB pipes would.
+constexpr LargePipes kLargePipes{.size_bytes = 1024 * 1024, .max_alive = 8};
 
 }  // namespace
 
@@ -41,7 +45,7 @@ Worker::Worker(unsigned index, std::unique_ptr<Reactor> reactor, Admission& glob
       reactor_(std::move(reactor)),
       global_admission_(global_admission),
       on_exit_(std::move(on_exit)),
-      pipes_(kPooledPipes, kPipeSizeBytes) {}
+      pipes_(kPooledPipes, kPipeSizeBytes, nullptr, kLargePipes) {}
 
 std::unique_ptr<Worker::Generation> Worker::make_generation(SnapshotPtr snapshot) const {
   auto generation = std::make_unique<Generation>();

@@ -217,6 +217,44 @@ TEST(PipePool, RefusedResizeKeepsTheDefaultSize) {
   }
 }
 
+TEST(PipePool, SlotsAreTheCapacityInPages) {
+  PipePool pool(4, 64 * 1024);
+  Pipe pipe = pool.acquire();
+  ASSERT_TRUE(pipe.valid());
+  EXPECT_EQ(pipe.slots, pipe.capacity / ::sysconf(_SC_PAGESIZE));
+  EXPECT_GE(pipe.slots, 1);
+}
+
+TEST(PipePool, LargePipesUpToTheirCapThenNormalOnes) {
+  constexpr int kNormal = 64 * 1024;
+  constexpr int kLarge = 256 * 1024;  // under the default pipe-max-size (1 MiB)
+  if (kLarge > pipe_max_size() && !may_exceed_pipe_max()) GTEST_SKIP() << "pipe-max-size too low";
+  PipePool pool(1, kNormal, nullptr, LargePipes{.size_bytes = kLarge, .max_alive = 2});
+  Pipe first = pool.acquire();
+  Pipe second = pool.acquire();
+  Pipe third = pool.acquire();
+  ASSERT_TRUE(first.valid() && second.valid() && third.valid());
+  // A user over its pipe quota gets smaller pipes; then none is counted as large.
+  if (!first.large) GTEST_SKIP() << "F_SETPIPE_SZ refused (pipe-user-pages-soft used up)";
+  EXPECT_GE(first.capacity, kLarge);
+  EXPECT_TRUE(second.large);
+  EXPECT_FALSE(third.large) << "at most two large pipes alive";
+  EXPECT_LT(third.capacity, kLarge);
+  EXPECT_EQ(pool.large_alive(), 2u);
+
+  pool.release(std::move(first));  // pooled: still alive, still counted
+  EXPECT_EQ(pool.large_alive(), 2u);
+  pool.discard(std::move(second));  // closed: room for a new large one
+  EXPECT_EQ(pool.large_alive(), 1u);
+  pool.release(std::move(third));  // the pool (cap 1) is full: closed, was not large
+  EXPECT_EQ(pool.large_alive(), 1u);
+  Pipe reused = pool.acquire();  // the pooled large pipe comes back as it was
+  EXPECT_TRUE(reused.large);
+  Pipe fresh = pool.acquire();
+  EXPECT_TRUE(fresh.large) << "the discarded one's place is free again";
+  EXPECT_EQ(pool.large_alive(), 2u);
+}
+
 TEST(PipePool, AcquireFailsGracefullyWhenDescriptorsRunOut) {
   PipePool pool(4, 0);
   Pipe pooled = pool.acquire();

@@ -73,6 +73,7 @@ TEST_F(SplicePumpTest, MovesBytesInOrderAndReleasesThePipe) {
 TEST_F(SplicePumpTest, PassesEofOnAfterTheLastByte) {
   ASSERT_EQ(::write(client_peer_.get(), "bye", 3), 3);
   ASSERT_EQ(::shutdown(client_peer_.get(), SHUT_WR), 0);
+  source_.hangup = true;  // what EPOLLRDHUP tells the relay: read on to the EOF
   PumpResult result = pump();
   EXPECT_EQ(result.status, PumpStatus::kBlocked);
   EXPECT_TRUE(flow_.source_eof);

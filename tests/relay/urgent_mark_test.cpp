@@ -125,7 +125,7 @@ TEST_F(UrgentMarkTest, EofAtAMarkIsNotTakenForTheEndBeforeEpollPri) {
   client_sends("def");
   ASSERT_EQ(shutdown(client_peer_.get(), SHUT_WR), 0);
   await(source_.fd.get(), POLLRDHUP);
-  source_.readable = true;  // and source_.urgent still false
+  source_.readable = source_.hangup = true;  // as EPOLLRDHUP marks it; urgent still false
   PumpResult result = splice_pump(source_, sink_, flow_, pipes_, 1 << 20);
   EXPECT_EQ(result.status, PumpStatus::kBlocked);
   EXPECT_EQ(flow_.bytes, 7u);

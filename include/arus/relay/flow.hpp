@@ -18,6 +18,9 @@ struct Endpoint {
   bool readable = false;
   bool writable = false;
   bool urgent = false;  // EPOLLPRI: TCP urgent data waits at a mark (urgent_mark.hpp)
+  // EPOLLRDHUP/HUP/ERR seen (or a write failed): an end waits behind the data, so reads
+  // go on to EOF or EAGAIN and a short read proves nothing (splice_drain.hpp).
+  bool hangup = false;
 };
 
 // One direction of a connection: bytes from a source endpoint to a sink endpoint.

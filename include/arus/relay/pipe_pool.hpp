@@ -15,8 +15,18 @@ struct Pipe {
   UniqueFd read_end;
   UniqueFd write_end;
   int capacity = 0;  // bytes it holds when full, as the kernel reports (F_GETPIPE_SZ)
+  int slots = 0;     // buffers it holds when full (capacity / page size); one may hold 1 byte
+  bool large = false;  // made at PipePool's large size (counted against its large cap)
 
   bool valid() const noexcept { return read_end.valid() && write_end.valid(); }
+};
+
+// A few pipes larger than the rest: more slots let a short read of a small message prove
+// the socket drained (splice_drain.hpp). Each slot counts as a page against the user's
+// pipe quota (/proc/sys/fs/pipe-user-pages-soft, 16384 by default), so they are capped.
+struct LargePipes {
+  int size_bytes = 0;    // <= 0: none
+  size_t max_alive = 0;  // at most this many alive at once (pooled or in use)
 };
 
 class PipePool {
@@ -25,10 +35,12 @@ class PipePool {
   // fails, to see a connection meet EMFILE or ENFILE without exhausting descriptors.
   using MakePipe = int (*)(int fds[2], int flags);
 
-  // Keeps at most `max_pooled` idle pipes; new pipes are resized to `pipe_size_bytes`
-  // (<= 0: keep the kernel's default, 64 KiB) and made by `make_pipe` (null: pipe2).
+  // Keeps at most `max_pooled` idle pipes; new pipes are resized to `large.size_bytes`
+  // while fewer than `large.max_alive` such pipes are alive, else to `pipe_size_bytes`
+  // (<= 0: keep the kernel's default, 64 KiB), and made by `make_pipe` (null: pipe2).
   // Allocates the pool's storage here.
-  PipePool(size_t max_pooled, int pipe_size_bytes, MakePipe make_pipe = nullptr);
+  PipePool(size_t max_pooled, int pipe_size_bytes, MakePipe make_pipe = nullptr,
+           LargePipes large = {});
   PipePool(const PipePool&) = delete;
   PipePool& operator=(const PipePool&) = delete;
 
@@ -49,12 +61,17 @@ class PipePool {
   size_t pooled() const noexcept { return pool_.size(); }
   uint64_t created() const noexcept { return created_; }  // pipe2 calls that succeeded
   uint64_t reused() const noexcept { return reused_; }    // acquires served from the pool
+  size_t large_alive() const noexcept { return large_alive_; }
 
  private:
+  void closing(const Pipe& pipe) noexcept;  // a pipe of ours is about to be closed
+
   std::vector<Pipe> pool_;  // capacity reserved for max_pooled_: push_back never allocates
   size_t max_pooled_;
   int pipe_size_bytes_;
   MakePipe make_pipe_;
+  LargePipes large_;
+  size_t large_alive_ = 0;  // large pipes made and not yet closed through this pool
   uint64_t created_ = 0;
   uint64_t reused_ = 0;
 };
