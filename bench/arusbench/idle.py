@@ -30,12 +30,15 @@ def _sockstat_tcp_pages():
     return 0
 
 
-def _wait_count(port, want, deadline_s):
+def wait_count(port, want, deadline_s, count=None, poll_s=0.02):
+    """Polls `count(port)` (default: established connections to it) until it reaches
+    `want` or the deadline passes; returns the last count."""
+    count = count or _established_to
     end = time.monotonic() + deadline_s
-    n = _established_to(port)
+    n = count(port)
     while n < want and time.monotonic() < end:
-        time.sleep(0.02)
-        n = _established_to(port)
+        time.sleep(poll_s)
+        n = count(port)
     return n
 
 
@@ -57,7 +60,7 @@ def measure(target, n_conns, backend_port):
                 clients.append(s)
             # Let the target accept and connect on before the next batch, so no backlog
             # overflows and every connection is really relayed to the backend.
-            got = _wait_count(backend_port, base_est + len(clients), 15)
+            got = wait_count(backend_port, base_est + len(clients), 15)
             if got < base_est + len(clients):
                 raise RuntimeError(f"{target.label}: only {got - base_est} of {len(clients)} "
                                    "idle connections reached the backend")

@@ -62,15 +62,6 @@ def _backend_legs(port):
         return idle._established_to(port)
 
 
-def _wait_legs(port, want, deadline_s):
-    end = time.monotonic() + deadline_s
-    n = _backend_legs(port)
-    while n < want and time.monotonic() < end:
-        time.sleep(0.01)
-        n = _backend_legs(port)
-    return n
-
-
 def _hold(port, backend_port):
     """Holder main loop: `grow N` opens client connections to 127.0.0.1:port until N are
     held, each batch waited for until it reached the backend; answers `ok SECONDS` or
@@ -95,7 +86,8 @@ def _hold(port, backend_port):
                     s.settimeout(5)
                     s.connect(("127.0.0.1", port))
                     clients.append(s)
-                got = _wait_legs(backend_port, base + len(clients), STEP_DEADLINE_S)
+                got = idle.wait_count(backend_port, base + len(clients), STEP_DEADLINE_S,
+                                      count=_backend_legs, poll_s=0.01)
                 if got < base + len(clients):
                     raise RuntimeError(f"only {got - base} of {len(clients)} connections "
                                        "reached the backend")

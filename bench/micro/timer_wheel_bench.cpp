@@ -25,6 +25,23 @@ struct BenchTimer final : Timer {
   uint64_t period = 0;
 };
 
+// N timers that re-arm themselves `period` ms after firing, the i-th first due at
+// `first_due(i)`.
+template <typename FirstDue>
+std::unique_ptr<BenchTimer[]> self_rearming(TimerWheel& wheel, const uint64_t& now,
+                                            uint64_t& fired, size_t n, uint64_t period,
+                                            FirstDue first_due) {
+  auto timers = std::make_unique<BenchTimer[]>(n);
+  for (size_t i = 0; i < n; ++i) {
+    timers[i].wheel = &wheel;
+    timers[i].now = &now;
+    timers[i].fired = &fired;
+    timers[i].period = period;
+    wheel.schedule(timers[i], first_due(i));
+  }
+  return timers;
+}
+
 // N timers spread over the idle timeout, as N idle connections armed at different times.
 std::unique_ptr<BenchTimer[]> spread(TimerWheel& wheel, size_t n) {
   auto timers = std::make_unique<BenchTimer[]>(n);
@@ -56,14 +73,8 @@ void rearm_idle_timeout(benchmark::State& state) {
   uint64_t now = kStart;
   uint64_t fired = 0;
   TimerWheel wheel(now);
-  auto timers = std::make_unique<BenchTimer[]>(n);
-  for (size_t i = 0; i < n; ++i) {
-    timers[i].wheel = &wheel;
-    timers[i].now = &now;
-    timers[i].fired = &fired;
-    timers[i].period = kIdleTimeoutMs;
-    wheel.schedule(timers[i], now + kIdleTimeoutMs);
-  }
+  auto timers = self_rearming(wheel, now, fired, n, kIdleTimeoutMs,
+                              [&](size_t) { return now + kIdleTimeoutMs; });
   size_t i = 0;
   unsigned turn = 0;
   for (auto _ : state) {
@@ -102,14 +113,8 @@ void expire(benchmark::State& state) {
   uint64_t now = kStart;
   uint64_t fired = 0;
   TimerWheel wheel(now);
-  auto timers = std::make_unique<BenchTimer[]>(n);
-  for (size_t i = 0; i < n; ++i) {
-    timers[i].wheel = &wheel;
-    timers[i].now = &now;
-    timers[i].fired = &fired;
-    timers[i].period = spacing * n;
-    wheel.schedule(timers[i], now + spacing * (i + 1));
-  }
+  auto timers = self_rearming(wheel, now, fired, n, spacing * n,
+                              [&](size_t i) { return now + spacing * (i + 1); });
   for (auto _ : state) {
     now += spacing;
     wheel.advance(now);
