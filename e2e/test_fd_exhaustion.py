@@ -2,6 +2,7 @@
 that do not fit are accepted and closed at once, the proxy does not spin while it is out of
 descriptors, it serves again once descriptors are free, and every client refused for want
 of a descriptor, at accept or at the backend connect, is counted and logged as refused."""
+import os
 import socket
 import time
 import unittest
@@ -13,6 +14,7 @@ NOFILE = 64
 MAX_TRIES = 100      # more than NOFILE: the limit must bite before this
 WINDOW_S = 2.0       # how long the CPU use is watched while out of descriptors
 CPU_SHARE_MAX = 0.25  # a spinning accept loop burns ~100% of one core
+ROUTES = 40
 
 
 def probe(port, index, wait_s):
@@ -51,6 +53,21 @@ def hold_until_missed(case, port, proxy, socks):
 
 
 class FdExhaustionTest(ProxyTestCase):
+    def test_the_spare_descriptor_is_one_per_worker_not_one_per_listener(self):
+        # Each worker keeps one spare descriptor to refuse clients with when descriptors run
+        # out; one per listener cost a descriptor per route per worker, so 5,000 routes on
+        # two workers did not fit in 20,000 descriptors.
+        echo = self.backend("echo")
+        routes = [self.route(f"r{i}", [echo]) for i in range(ROUTES)]
+        proxy = self.start_proxy(routes, {"workers": 2})
+        fds = os.listdir(f"/proc/{proxy.pid}/fd")
+        nulls = sum(1 for fd in fds
+                    if os.readlink(f"/proc/{proxy.pid}/fd/{fd}") == "/dev/null")
+        print(f"\n  {ROUTES} routes on 2 workers: {len(fds)} descriptors, {nulls} /dev/null")
+        # stdin is /dev/null too (the harness starts the proxy so); then one per worker.
+        self.assertLessEqual(nulls, 3, proxy.tail())
+        self.assertLess(len(fds), 2 * ROUTES + 40, proxy.tail())
+
     def test_emfile_refuses_without_spinning_and_recovers(self):
         echo = self.backend("echo")
         route = self.route("fd", [echo])

@@ -10,14 +10,9 @@
 #include "arus/net/local_shortage.hpp"
 
 namespace arus {
-namespace {
-
-UniqueFd open_reserve() noexcept { return UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); }
-
-}  // namespace
-
-Acceptor::Acceptor(bool keep_reserve)
-    : keep_reserve_(keep_reserve), reserve_fd_(keep_reserve ? open_reserve() : UniqueFd()) {}
+void DescriptorReserve::refill() noexcept {
+  if (!fd_) fd_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+}
 
 Acceptor::End Acceptor::accept_batch(int listen_fd, int max, AcceptHandler& handler) noexcept {
   for (int i = 0; i < max; ++i) {
@@ -26,7 +21,7 @@ Acceptor::End Acceptor::accept_batch(int listen_fd, int max, AcceptHandler& hand
     int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&storage), &length,
                        SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
-      if (keep_reserve_ && !reserve_fd_) reserve_fd_ = open_reserve();  // descriptors are back
+      if (reserve_ != nullptr && !reserve_->held()) reserve_->refill();  // descriptors are back
       handler.on_accepted(UniqueFd(fd), SocketAddress::from_sockaddr(
                                             reinterpret_cast<sockaddr*>(&storage), length));
       continue;
@@ -35,7 +30,7 @@ Acceptor::End Acceptor::accept_batch(int listen_fd, int max, AcceptHandler& hand
     if (error == EAGAIN || error == EWOULDBLOCK) return End::kDrained;
     if (error == EINTR || error == ECONNABORTED || error == EPROTO) continue;
     handler.on_accept_error(error);
-    if (!keep_reserve_ || !is_local_shortage(error)) return End::kRetryLater;
+    if (reserve_ == nullptr || !is_local_shortage(error)) return End::kRetryLater;
     Refusal refusal = refuse_with_reserve(listen_fd, handler);
     if (refusal == Refusal::kRefused) continue;
     if (refusal == Refusal::kNothingPending) return End::kDrained;
@@ -49,8 +44,8 @@ Acceptor::End Acceptor::accept_batch(int listen_fd, int max, AcceptHandler& hand
 // Frees the spare descriptor, accepts one pending client into it and closes it at once,
 // so the client sees the refusal instead of hanging in the backlog.
 Acceptor::Refusal Acceptor::refuse_with_reserve(int listen_fd, AcceptHandler& handler) noexcept {
-  if (!reserve_fd_) return Refusal::kNoReserve;
-  reserve_fd_.reset();
+  if (!reserve_->held()) return Refusal::kNoReserve;
+  reserve_->give_up();
   sockaddr_storage storage;
   socklen_t length = sizeof storage;
   int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&storage), &length,
@@ -61,7 +56,7 @@ Acceptor::Refusal Acceptor::refuse_with_reserve(int listen_fd, AcceptHandler& ha
     handler.on_refused_no_descriptor(
         SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&storage), length));
   }
-  reserve_fd_ = open_reserve();
+  reserve_->refill();
   if (fd < 0) return error == EAGAIN ? Refusal::kNothingPending : Refusal::kNoReserve;
   return Refusal::kRefused;
 }

@@ -15,10 +15,14 @@ constexpr uint64_t kExhaustionLogEveryMs = 1000;
 
 }  // namespace
 
-Listener::Listener(Reactor& reactor, AcceptSink& sink, size_t route_index, UniqueFd fd,
-                   const SocketAddress& address)
-    : reactor_(reactor), sink_(sink), route_index_(route_index), fd_(std::move(fd)),
-      address_(address) {}
+Listener::Listener(Reactor& reactor, AcceptSink& sink, DescriptorReserve& reserve,
+                   size_t route_index, UniqueFd fd, const SocketAddress& address)
+    : reactor_(reactor),
+      sink_(sink),
+      route_index_(route_index),
+      fd_(std::move(fd)),
+      address_(address),
+      acceptor_(&reserve) {}
 
 Listener::~Listener() {
   if (resume_pending_) reactor_.cancel_resume(this);

@@ -30,7 +30,8 @@ Result<std::unique_ptr<Worker>> Worker::create(unsigned index, SnapshotPtr snaps
       new Worker(index, std::move(*reactor), global_admission, std::move(on_exit)));
   worker->current_ = worker->make_generation(snapshot);
   for (size_t i = 0; i < listeners.size(); ++i) {
-    auto listener = std::make_unique<Listener>(*worker->reactor_, *worker, i,
+    auto listener = std::make_unique<Listener>(*worker->reactor_, *worker,
+                                               worker->descriptor_reserve_, i,
                                                std::move(listeners[i]),
                                                snapshot->config->routes[i].listen);
     if (int error = listener->arm(); error != 0) return posix_error("epoll_ctl(listener)", error);
@@ -146,8 +147,8 @@ void Worker::adopt(SnapshotPtr snapshot, std::shared_ptr<std::vector<UniqueFd>> 
     listeners.reserve(routes.size());
     for (size_t i = 0; i < routes.size(); ++i) {
       if (i < fresh->size() && (*fresh)[i].valid()) {
-        auto listener = std::make_unique<Listener>(*reactor_, *this, i, std::move((*fresh)[i]),
-                                                   routes[i].listen);
+        auto listener = std::make_unique<Listener>(*reactor_, *this, descriptor_reserve_, i,
+                                                   std::move((*fresh)[i]), routes[i].listen);
         if (int error = listener->arm(); error != 0) {
           log::error("listener_failed").kv("route", routes[i].name).kv("error", strerror(error));
           continue;

@@ -51,12 +51,13 @@ class AcceptorTest : public ::testing::Test {
     }
   }
 
+  DescriptorReserve reserve_;  // the spare the acceptors under test share
   UniqueFd listener_;
   std::vector<UniqueFd> clients_;
 };
 
 TEST_F(AcceptorTest, NothingPendingEndsDrained) {
-  Acceptor acceptor(/*keep_reserve=*/true);
+  Acceptor acceptor(&reserve_);
   Recorder recorder;
   EXPECT_EQ(acceptor.accept_batch(listener_.get(), 8, recorder), Acceptor::End::kDrained);
   EXPECT_TRUE(recorder.accepted.empty());
@@ -65,7 +66,7 @@ TEST_F(AcceptorTest, NothingPendingEndsDrained) {
 
 TEST_F(AcceptorTest, AcceptsEveryPendingClientThenEndsDrained) {
   connect_clients(3);
-  Acceptor acceptor(/*keep_reserve=*/false);
+  Acceptor acceptor(/*reserve=*/nullptr);
   Recorder recorder;
   EXPECT_EQ(acceptor.accept_batch(listener_.get(), 8, recorder), Acceptor::End::kDrained);
   EXPECT_EQ(recorder.accepted.size(), 3u);
@@ -74,7 +75,7 @@ TEST_F(AcceptorTest, AcceptsEveryPendingClientThenEndsDrained) {
 
 TEST_F(AcceptorTest, AFullBatchSaysMoreMayBePending) {
   connect_clients(3);
-  Acceptor acceptor(/*keep_reserve=*/true);
+  Acceptor acceptor(&reserve_);
   Recorder recorder;
   EXPECT_EQ(acceptor.accept_batch(listener_.get(), 2, recorder), Acceptor::End::kBatchFull);
   EXPECT_EQ(recorder.accepted.size(), 2u);
@@ -83,7 +84,7 @@ TEST_F(AcceptorTest, AFullBatchSaysMoreMayBePending) {
 }
 
 TEST_F(AcceptorTest, AFailedAcceptIsReportedAndRetriedLater) {
-  Acceptor acceptor(/*keep_reserve=*/true);
+  Acceptor acceptor(&reserve_);
   Recorder recorder;
   UniqueFd not_listening(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   EXPECT_EQ(acceptor.accept_batch(not_listening.get(), 8, recorder), Acceptor::End::kRetryLater);

@@ -139,7 +139,7 @@ class HttpServer : private EventHandler, private AcceptHandler {
   HttpServerOptions options_;
   HttpHandler handler_;
   // No reserve descriptor: out of descriptors, clients wait in the backlog for the retry.
-  Acceptor acceptor_{/*keep_reserve=*/false};
+  Acceptor acceptor_{/*reserve=*/nullptr};
   AcceptTimer accept_timer_{*this};  // retry after EMFILE
   bool accept_resume_pending_ = false;  // resume_later after a full accept batch
   std::vector<std::unique_ptr<Client>> clients_;  // Client::index_ is its position

@@ -26,6 +26,20 @@ class AcceptHandler {
   ~AcceptHandler() = default;
 };
 
+// One spare descriptor (/dev/null), given up when descriptors run out so that a pending
+// client can be accepted and closed at once. One per thread serves every listener of that
+// thread: one per listener would cost a descriptor per route per worker.
+class DescriptorReserve {
+ public:
+  DescriptorReserve() noexcept { refill(); }
+  bool held() const noexcept { return fd_.valid(); }
+  void refill() noexcept;  // takes the spare again if it is not held (may fail: not held)
+  void give_up() noexcept { fd_.reset(); }
+
+ private:
+  UniqueFd fd_;
+};
+
 class Acceptor {
  public:
   // How a batch ended.
@@ -36,11 +50,11 @@ class Acceptor {
                   // not report the clients still waiting: try again on a timer
   };
 
-  // With `keep_reserve`, the acceptor holds one spare descriptor (/dev/null); out of
-  // descriptors, it gives it up to accept a pending client and close it at once, so
-  // clients are refused instead of waiting in the kernel's backlog. Without, running out
-  // of descriptors ends the batch with kRetryLater.
-  explicit Acceptor(bool keep_reserve);
+  // With a `reserve` (borrowed: it outlives the acceptor; same thread), out of
+  // descriptors the acceptor gives it up to accept a pending client and close it at once,
+  // so clients are refused instead of waiting in the kernel's backlog. Without (null),
+  // running out of descriptors ends the batch with kRetryLater.
+  explicit Acceptor(DescriptorReserve* reserve) noexcept : reserve_(reserve) {}
   Acceptor(const Acceptor&) = delete;
   Acceptor& operator=(const Acceptor&) = delete;
 
@@ -51,8 +65,7 @@ class Acceptor {
   enum class Refusal { kRefused, kNothingPending, kNoReserve };
   Refusal refuse_with_reserve(int listen_fd, AcceptHandler& handler) noexcept;
 
-  bool keep_reserve_;
-  UniqueFd reserve_fd_;  // spare descriptor, given up to accept-and-close when out of fds
+  DescriptorReserve* reserve_;  // null: none
 };
 
 }  // namespace arus

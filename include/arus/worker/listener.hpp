@@ -27,8 +27,9 @@ class AcceptSink {
 
 class Listener final : public EventHandler, public Timer, private AcceptHandler {
  public:
-  Listener(Reactor& reactor, AcceptSink& sink, size_t route_index, UniqueFd fd,
-           const SocketAddress& address);
+  // `reserve`: the worker's spare descriptor, shared by all its listeners.
+  Listener(Reactor& reactor, AcceptSink& sink, DescriptorReserve& reserve, size_t route_index,
+           UniqueFd fd, const SocketAddress& address);
   ~Listener() override;
 
   // Registers the socket with the reactor; returns an errno value, 0 on success.
@@ -52,7 +53,7 @@ class Listener final : public EventHandler, public Timer, private AcceptHandler 
   size_t route_index_;
   UniqueFd fd_;
   SocketAddress address_;
-  Acceptor acceptor_{/*keep_reserve=*/true};
+  Acceptor acceptor_;
   bool resume_pending_ = false;  // a Reactor::resume_later call is outstanding
   uint64_t last_exhaustion_log_ms_ = 0;
 };

@@ -112,6 +112,7 @@ class Worker final : public ConnectionHost, public AcceptSink {
   uint64_t connections_started_ = 0;
   std::unique_ptr<Generation> current_;               // new connections start here
   std::vector<std::unique_ptr<Generation>> retired_;  // older ones with open connections
+  DescriptorReserve descriptor_reserve_;  // one spare for all listeners_ (they borrow it)
   std::vector<std::unique_ptr<Listener>> listeners_;
 
   IntrusiveList<Connection, &Connection::open_link> open_;  // started, not yet closed
