@@ -459,5 +459,27 @@ TEST_F(BufferedPumpTeeTcpTest, OneSlotPipesAndAChangedMiddleArriveExact) {
   EXPECT_FALSE(flow_.pipe.valid());
 }
 
+// splice stops at a TCP urgent mark; the teed reads fall back to read(), which takes the
+// urgent byte in line (SO_OOBINLINE), as the filter path always did.
+TEST_F(BufferedPumpTeeTcpTest, UrgentByteAmidTeedReadsArrivesInLine) {
+  connect_all();
+  Harness h(filter(), "pass", &buffers_);
+  ASSERT_TRUE(h.ok());
+  PipePool pipes(8, 0);
+  const std::string before = pattern(200000);
+  size_t sent = 0;
+  while (sent < before.size()) {  // the socket buffer may take less than all at once
+    ssize_t n = ::send(client_.get(), before.data() + sent, before.size() - sent, MSG_NOSIGNAL);
+    ASSERT_GT(n, 0);
+    sent += static_cast<size_t>(n);
+  }
+  ASSERT_EQ(::send(client_.get(), "!", 1, MSG_OOB), 1);
+  const std::string after = "after the mark";
+  std::string received = relay(h.stage(kC2B), pipes, after);
+  EXPECT_EQ(received.size(), before.size() + 1 + after.size());
+  EXPECT_TRUE(received == before + "!" + after) << "bytes lost or out of order at the mark";
+  EXPECT_GT(pipes.created(), 0u) << "the tee path was not taken";
+}
+
 }  // namespace
 }  // namespace arus
