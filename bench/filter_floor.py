@@ -6,10 +6,11 @@ filter (splice) and on one with bench/passthrough.c, and bench/copy_relay.c in i
 modes (copy: read, memcpy, send, the least a filter path can do; tee: a pass-through's
 output sent by splice; splice). Prints, per target, Gbit/s, proxy CPU seconds per GB and
 the throughput as a ratio to arus splice in the same round (median and range). A
-measurement, not a test.
+measurement, not a test. --arus-base-bin runs another build (main's) beside, on the same
+routes, as "base ..." targets.
 
   ARUS_BIN=build/arus-proxy python3 bench/filter_floor.py [--rounds 5] [--seconds 3]
-      [--reverse] [--port-base 29500]
+      [--reverse] [--port-base 29500] [--arus-base-bin PATH] [--no-c-relay]
 """
 import argparse
 import os
@@ -42,15 +43,17 @@ def build(work):
     return relay
 
 
-def arus_config(work, base, backend):
+ARUS_ROUTES = (("splice", 0, ""), ("filter", 1, "filter = passthrough.so\n"))
+
+
+def arus_config(work, base, backend, name="arus"):
     routes = "".join(f"""
-[route:{name}]
-listen = 127.0.0.1:{port}
+[route:{route}]
+listen = 127.0.0.1:{base + offset}
 backend = 127.0.0.1:{backend}
 {extra}idle_timeout_ms = 600000
-""" for name, port, extra in (("splice", base, ""),
-                              ("filter", base + 1, "filter = passthrough.so\n")))
-    path = os.path.join(work, "arus.conf")
+""" for route, offset, extra in ARUS_ROUTES)
+    path = os.path.join(work, f"{name}.conf")
     with open(path, "w") as f:
         f.write(f"[global]\nworkers = 1\nlog_level = warn\nplugin_dir = {work}\n{routes}")
     return path
@@ -75,6 +78,21 @@ def wait_listening(port, timeout=10):
     raise SystemExit(f"nothing listens on {port}")
 
 
+def iperf_when_free(target, a, tries=10):
+    """iperf3 through target; the server may still be ending the previous test (the
+    proxy closes its backend side a moment after the client left) and then turns the
+    next one away (busy, or a reset of the control connection): wait and try again."""
+    for _ in range(tries - 1):
+        try:
+            return loads.iperf(target, a.loadgen_cpu, a.seconds, a.reverse)
+        except loads.MeasureError as e:
+            if "busy" not in str(e) and "control" not in str(e):
+                raise
+            print(f"{target.name}: {e}; again", file=sys.stderr)
+            time.sleep(0.5)
+    return loads.iperf(target, a.loadgen_cpu, a.seconds, a.reverse)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--arus-bin", default=os.environ.get("ARUS_BIN",
@@ -85,6 +103,9 @@ def main():
     p.add_argument("--port-base", type=int, default=29500)
     p.add_argument("--proxy-cpu", type=int, default=1)
     p.add_argument("--loadgen-cpu", type=int, default=0)
+    p.add_argument("--arus-base-bin", default=None,
+                   help="another build (main's) run beside on the same routes")
+    p.add_argument("--no-c-relay", action="store_true", help="leave copy_relay out")
     a = p.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="arus-floor.") as work:
@@ -92,12 +113,17 @@ def main():
         log = os.path.join(work, "log")
         backend = a.port_base
         procs.spawn(["iperf3", "-s", "-p", str(backend)], a.loadgen_cpu, log)
-        arus = procs.spawn([a.arus_bin, "-c", arus_config(work, a.port_base + 1, backend),
-                            "-w", "1", "-l", "warn"], a.proxy_cpu, log)
-        targets = [Target("arus splice", a.port_base + 1, arus),
-                   Target("arus filter", a.port_base + 2, arus)]
-        for i, mode in enumerate(("copy", "tee", "splice")):
-            port = a.port_base + 3 + i
+        targets = []
+        builds = [("arus", a.arus_bin, a.port_base + 1)]
+        if a.arus_base_bin:
+            builds.append(("base", a.arus_base_bin, a.port_base + 10))
+        for label, binary, first_port in builds:
+            proc = procs.spawn([binary, "-c", arus_config(work, first_port, backend, label),
+                                "-w", "1", "-l", "warn"], a.proxy_cpu, log)
+            for route, offset, _ in ARUS_ROUTES:
+                targets.append(Target(f"{label} {route}", first_port + offset, proc))
+        for i, mode in enumerate(() if a.no_c_relay else ("copy", "tee", "splice")):
+            port = a.port_base + 4 + i
             proc = procs.spawn([relay, mode, str(port), str(backend)], a.proxy_cpu, log)
             targets.append(Target(f"C relay, {mode}", port, proc))
         try:
@@ -107,7 +133,7 @@ def main():
             for r in range(a.rounds):
                 for t in targets:
                     before = cpu_seconds(t.proc.pid)
-                    res = loads.iperf(t, a.loadgen_cpu, a.seconds, a.reverse)
+                    res = iperf_when_free(t, a)
                     cpu_s = cpu_seconds(t.proc.pid) - before
                     rows[t.name].append((res["gbps"], cpu_s / (res["bytes"] / 1e9)))
                 print(f"round {r + 1}/{a.rounds} done", file=sys.stderr)

@@ -232,7 +232,7 @@ PumpResult Connection::pump(Flow& flow) noexcept {
   flow.fin_by_close = (to_backend ? to_client_ : to_backend_).done();
   FilterStage* stage = stage_of(flow);
   if (stage == nullptr) return splice_pump(source, sink, flow, host_.pipes(), kPumpBudgetBytes);
-  PumpResult buffered = buffered_pump(source, sink, flow, *stage, kPumpBudgetBytes);
+  PumpResult buffered = buffered_pump(source, sink, flow, *stage, host_.pipes(), kPumpBudgetBytes);
   if (buffered.status != PumpStatus::kHandBack) return buffered;
 
   // The filter has seen enough of this direction: the rest moves by splice.

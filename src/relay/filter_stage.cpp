@@ -1,7 +1,9 @@
 // FilterStage: drives a filter's transform() over one direction's buffers and checks
-// every length the filter reports before the buffers are touched.
+// every length the filter reports before the buffers are touched; keeps the books of
+// which output goes by send and which by splice from the direction's pipe.
 #include "arus/relay/filter_stage.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -42,14 +44,32 @@ std::span<uint8_t> FilterStage::writable_input() noexcept {
   return {in_.data() + in_end_, buffers_.input.block_size() - in_end_};
 }
 
-void FilterStage::commit_input(size_t n) noexcept {
+void FilterStage::commit_input(size_t n, size_t piped) noexcept {
   if (n > 0) {
     // More than writable_input() offered means the caller overran our buffer.
-    if (!in_ || n > buffers_.input.block_size() - in_end_) std::abort();
+    if (!in_ || n > buffers_.input.block_size() - in_end_ || piped > n) std::abort();
+    if (piped > 0) {
+      // The pipe's new bytes must follow on from the piped input it already holds.
+      if (piped_ == 0) {
+        unpiped_head_ = input_len();
+      } else if (unpiped_head_ + piped_ != input_len()) {
+        std::abort();  // the caller teed when tee_next_read() said no
+      }
+      piped_ += piped;
+    } else if (tee_paused_for_ > 0) {
+      tee_paused_for_ -= std::min(tee_paused_for_, n);
+    }
     in_end_ += n;
+    last_read_ = n;
     dirty_ = true;
   }
   release_idle();
+}
+
+bool FilterStage::tee_next_read() const noexcept {
+  if (closed_ || input_eof_ || handed_back_ || no_memory_) return false;
+  if (last_read_ < buffers_.tee_min_read || tee_paused_for_ > 0) return false;
+  return piped_ == 0 || unpiped_head_ + piped_ == input_len();
 }
 
 void FilterStage::commit_eof() noexcept {
@@ -76,7 +96,8 @@ StageResult FilterStage::process() noexcept {
     }
     compact_output();
     const size_t out_room = buffers_.output.block_size() - out_end_;
-    if (out_room == 0) {  // consume_output() will make room and mark us dirty again
+    // consume_output() will make room (or free queue slots) and mark us dirty again.
+    if (out_room == 0 || kQueueSlots - queue_count_ < kSlotsPerCall) {
       dirty_ = false;
       break;
     }
@@ -108,9 +129,7 @@ StageResult FilterStage::process() noexcept {
                     static_cast<size_t>(static_cast<unsigned>(verdict)), ARUS_FILTER_ERROR);
     }
 
-    in_begin_ += in_used;
-    if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
-    out_end_ += out_len;
+    book_call(in, in_used, out_len);
 
     if (verdict == ARUS_FILTER_HAND_BACK) {
       // The rest of the input goes out unfiltered after this output (pending_output()).
@@ -142,23 +161,110 @@ StageResult FilterStage::process() noexcept {
   return {};
 }
 
-std::span<const uint8_t> FilterStage::pending_output() const noexcept {
+void FilterStage::book_call(const uint8_t* in, size_t in_used, size_t out_len) noexcept {
+  // Where the consumed bytes are: before, in and after the piped part of the input.
+  const size_t head = std::min(in_used, unpiped_head_);
+  const size_t piped = std::min(in_used - head, piped_);
+  const size_t tail = in_used - head - piped;
+  uint8_t* out = out_.data() + out_end_;
+  if (piped > 0 && out_len == in_used && std::memcmp(out, in, in_used) == 0) {
+    // Unchanged: the piped part goes from the pipe, only the rest from the output.
+    enqueue(OutputPiece::Kind::kBytes, head);
+    enqueue(OutputPiece::Kind::kPipe, piped);
+    if (tail > 0) {
+      std::memmove(out + head, out + head + piped, tail);
+      enqueue(OutputPiece::Kind::kBytes, tail);
+    }
+    out_end_ += head + tail;
+    note_changed_output(false);
+  } else {
+    if (piped > 0) {
+      enqueue(OutputPiece::Kind::kDrop, piped);
+      note_changed_output(true);
+    }
+    enqueue(OutputPiece::Kind::kBytes, out_len);
+    out_end_ += out_len;
+  }
+  consume_input(in_used);
+}
+
+void FilterStage::consume_input(size_t n) noexcept {
+  const size_t head = std::min(n, unpiped_head_);
+  unpiped_head_ -= head;
+  piped_ -= std::min(n - head, piped_);
+  if (piped_ == 0) unpiped_head_ = 0;
+  in_begin_ += n;
+  if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+}
+
+void FilterStage::note_changed_output(bool changed) noexcept {
+  if (!changed) {
+    changed_calls_ = 0;
+    tee_stops_ = 0;
+    return;
+  }
+  if (++changed_calls_ < kTeeMaxChangedCalls) return;
+  // A filter that rewrites what it reads: plain reads, trying again now and then in
+  // case the stream changes (a header rewritten, then a body passed through).
+  changed_calls_ = 0;
+  tee_paused_for_ = kTeeRetryBytes << std::min<unsigned>(tee_stops_, kTeeMaxBackoff);
+  if (tee_stops_ < kTeeMaxBackoff) ++tee_stops_;
+}
+
+void FilterStage::enqueue(OutputPiece::Kind kind, size_t length) noexcept {
+  if (length == 0) return;
+  if (kind == OutputPiece::Kind::kPipe) queued_pipe_ += length;
+  if (kind == OutputPiece::Kind::kDrop) queued_drop_ += length;
+  if (queue_count_ > 0) {
+    Queued& last = queue_[(queue_head_ + queue_count_ - 1) % kQueueSlots];
+    if (last.kind == kind) {
+      last.length += static_cast<uint32_t>(length);
+      return;
+    }
+  }
+  if (queue_count_ == kQueueSlots) std::abort();  // process() leaves kSlotsPerCall free
+  queue_[(queue_head_ + queue_count_) % kQueueSlots] = {static_cast<uint32_t>(length), kind};
+  ++queue_count_;
+}
+
+OutputPiece FilterStage::next_output() const noexcept {
+  using Kind = OutputPiece::Kind;
   if (closed_) return {};
-  if (output_len() > 0) return {out_.data() + out_begin_, output_len()};
-  if (handed_back_ && input_len() > 0) return {in_.data() + in_begin_, input_len()};
-  return {};
+  if (queue_count_ > 0) {
+    const Queued& head = queue_[queue_head_];
+    if (head.kind == Kind::kBytes) {
+      return {Kind::kBytes, {out_.data() + out_begin_, head.length}, head.length};
+    }
+    return {head.kind, {}, head.length};
+  }
+  if (!handed_back_ || input_len() == 0) return {};
+  // After a hand-back the unconsumed input goes out as it came: its piped part from
+  // the pipe, the rest from the input buffer.
+  if (piped_ > 0 && unpiped_head_ == 0) return {Kind::kPipe, {}, piped_};
+  const size_t bytes = piped_ > 0 ? unpiped_head_ : input_len();
+  return {Kind::kBytes, {in_.data() + in_begin_, bytes}, bytes};
 }
 
 void FilterStage::consume_output(size_t n) noexcept {
+  using Kind = OutputPiece::Kind;
   if (n == 0) return;
-  if (output_len() > 0) {
-    if (n > output_len()) std::abort();  // the caller wrote bytes it was never given
-    out_begin_ += n;
-    if (out_begin_ == out_end_) out_begin_ = out_end_ = 0;
+  if (queue_count_ > 0) {
+    Queued& head = queue_[queue_head_];
+    if (n > head.length) std::abort();  // the caller wrote bytes it was never given
+    if (head.kind == Kind::kBytes) {
+      out_begin_ += n;
+      if (out_begin_ == out_end_) out_begin_ = out_end_ = 0;
+    } else {
+      (head.kind == Kind::kPipe ? queued_pipe_ : queued_drop_) -= n;
+    }
+    head.length -= static_cast<uint32_t>(n);
+    if (head.length == 0) {
+      queue_head_ = static_cast<uint8_t>((queue_head_ + 1) % kQueueSlots);
+      --queue_count_;
+    }
   } else {
-    if (!handed_back_ || n > input_len()) std::abort();
-    in_begin_ += n;
-    if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+    if (!handed_back_ || n > next_output().length) std::abort();
+    consume_input(n);
   }
   dirty_ = true;
   release_idle();
@@ -166,7 +272,8 @@ void FilterStage::consume_output(size_t n) noexcept {
 
 bool FilterStage::wants_input() const noexcept {
   if (closed_ || input_eof_) return false;
-  return input_len() < buffers_.input.block_size() && output_len() < buffers_.output_high_water;
+  return input_len() < buffers_.input.block_size() &&
+         output_len() + queued_pipe_ < buffers_.output_high_water;
 }
 
 bool FilterStage::finished() const noexcept {
@@ -175,7 +282,7 @@ bool FilterStage::finished() const noexcept {
 
 size_t FilterStage::pending_bytes() const noexcept {
   if (closed_) return 0;
-  return output_len() + (handed_back_ ? input_len() : 0);
+  return output_len() + pipe_queued() + (handed_back_ ? input_len() : 0);
 }
 
 void FilterStage::compact_output() noexcept {
@@ -203,6 +310,8 @@ StageResult FilterStage::fail(StageStatus status, int log_level, const char* rea
   in_.reset();
   out_.reset();
   in_begin_ = in_end_ = out_begin_ = out_end_ = 0;
+  queue_head_ = queue_count_ = 0;
+  queued_pipe_ = queued_drop_ = unpiped_head_ = piped_ = 0;
 
   const FilterConnInfo& info = session_.info();
   const bool broken = status == StageStatus::kBroken;

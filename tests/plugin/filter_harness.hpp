@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -53,8 +54,11 @@ class Harness {
   FilterStage& stage(int direction) { return *stages_[direction]; }
 
   // Reads `bytes` into the stage as far as it accepts them, processing as it goes, and
-  // drains output into sent(). Returns the last non-ok result, or kOk.
-  StageResult feed(int direction, const std::string& bytes, bool drain = true) {
+  // drains output into sent(). With `tee`, reads the stage advises to tee also go into
+  // a model of the direction's pipe (pipe()), at most `tee_limit` bytes of each, as a
+  // pipe short of slots would take. Returns the last non-ok result, or kOk.
+  StageResult feed(int direction, const std::string& bytes, bool drain = true, bool tee = false,
+                   size_t tee_limit = SIZE_MAX) {
     FilterStage& s = stage(direction);
     StageResult last;
     size_t off = 0;
@@ -63,11 +67,18 @@ class Harness {
       if (room.empty()) break;
       size_t n = std::min(room.size(), bytes.size() - off);
       std::copy_n(bytes.data() + off, n, room.data());
-      s.commit_input(n);
+      size_t piped = 0;
+      if (tee && s.tee_next_read()) {
+        piped = std::min(n, tee_limit);
+        pipe_[direction] += bytes.substr(off, piped);
+      }
+      s.commit_input(n, piped);
       off += n;
+      check_pipe(direction);
       StageResult r = s.process();
       if (r.status != StageStatus::kOk) last = r;
       if (r.closes()) return r;
+      check_pipe(direction);
       if (drain)
         pump_out(direction);
       else if (!s.wants_input())
@@ -86,24 +97,61 @@ class Harness {
     return r;
   }
 
-  // Writes everything pending, processing after each write as the relay would.
+  // Writes everything pending, processing after each write as the relay would: bytes
+  // as they are, pipe pieces and drops from the model pipe.
   StageResult pump_out(int direction) {
     FilterStage& s = stage(direction);
     StageResult last;
     for (int guard = 0; guard < 1000000; ++guard) {
-      std::span<const uint8_t> out = s.pending_output();
-      if (out.empty()) break;
-      sent_[direction] += str(out);
-      s.consume_output(out.size());
+      OutputPiece piece = s.next_output();
+      if (piece.kind == OutputPiece::Kind::kNone) break;
+      std::string& pipe = pipe_[direction];
+      if (piece.length > (piece.kind == OutputPiece::Kind::kBytes ? piece.bytes.size()
+                                                                  : pipe.size())) {
+        ADD_FAILURE() << "a piece longer than what backs it";
+        break;
+      }
+      switch (piece.kind) {
+        case OutputPiece::Kind::kBytes:
+          sent_[direction] += str(piece.bytes);
+          sent_copied_[direction] += piece.length;
+          break;
+        case OutputPiece::Kind::kPipe:
+          sent_[direction] += pipe.substr(0, piece.length);
+          sent_spliced_[direction] += piece.length;
+          pipe.erase(0, piece.length);
+          break;
+        default:
+          dropped_[direction] += piece.length;
+          pipe.erase(0, piece.length);
+          break;
+      }
+      s.consume_output(piece.length);
+      check_pipe(direction);
       StageResult r = s.process();
       if (r.status != StageStatus::kOk) last = r;
       if (r.closes()) break;
+      check_pipe(direction);
     }
     return last;
   }
 
+  // The stage's books must match what the pipe holds (a closed stage keeps none).
+  void check_pipe(int direction) {
+    FilterStage& s = stage(direction);
+    if (!s.closed()) {
+      EXPECT_EQ(s.pipe_bytes(), pipe_[direction].size());
+    }
+  }
+
   const std::string& sent(int direction) const { return sent_[direction]; }
   size_t fed(int direction) const { return fed_[direction]; }
+  // How the sent bytes went: from a buffer (copied) or from the pipe (spliced); and the
+  // pipe bytes dropped as changed input.
+  size_t sent_copied(int direction) const { return sent_copied_[direction]; }
+  size_t sent_spliced(int direction) const { return sent_spliced_[direction]; }
+  size_t dropped(int direction) const { return dropped_[direction]; }
+  const std::string& pipe(int direction) const { return pipe_[direction]; }
   FilterBuffers& buffers() { return *buffers_; }
   void close_session() {
     stages_[0].reset();
@@ -129,7 +177,11 @@ class Harness {
   std::unique_ptr<FilterSession> session_;
   std::unique_ptr<FilterStage> stages_[2];
   std::string sent_[2];
+  std::string pipe_[2];
   size_t fed_[2] = {0, 0};
+  size_t sent_copied_[2] = {0, 0};
+  size_t sent_spliced_[2] = {0, 0};
+  size_t dropped_[2] = {0, 0};
 };
 
 }  // namespace arus::testing

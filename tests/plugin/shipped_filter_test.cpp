@@ -88,7 +88,7 @@ TEST_F(ShippedFilterTest, BlockWordSplitAcrossTwoReads) {
   EXPECT_EQ(r.status, StageStatus::kClose);
   EXPECT_STREQ(r.reason, "filter asked to close the connection");
   EXPECT_EQ(h.sent(kC2B), "abc");
-  EXPECT_TRUE(h.stage(kC2B).pending_output().empty());
+  EXPECT_TRUE(h.stage(kC2B).next_output().kind == OutputPiece::Kind::kNone);
   EXPECT_EQ(h.stage(kC2B).process().status, StageStatus::kClose);  // final
 }
 

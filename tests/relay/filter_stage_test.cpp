@@ -216,7 +216,7 @@ TEST_F(FilterStageTest, ClaimingMoreOutputThanRoomBreaksOnlyThatConnection) {
   std::string text = log.text();
   EXPECT_EQ(r.status, StageStatus::kBroken);
   EXPECT_STREQ(r.reason, "reported more output than out_cap");
-  EXPECT_TRUE(h.stage(kC2B).pending_output().empty());
+  EXPECT_TRUE(h.stage(kC2B).next_output().kind == OutputPiece::Kind::kNone);
   EXPECT_TRUE(h.stage(kC2B).closed());
   EXPECT_FALSE(h.stage(kC2B).wants_input());
   EXPECT_EQ(small.output.outstanding(), 0u);
@@ -297,9 +297,9 @@ TEST_F(FilterStageTest, BackpressureStopsReadingWhileOutputIsPending) {
   h.feed(kC2B, std::string(64, 'q'), /*drain=*/false);
   EXPECT_FALSE(s.wants_input());
   // Output is bounded by its buffer however much the filter could still produce.
-  EXPECT_EQ(s.pending_output().size(), 250u);
+  EXPECT_EQ(s.next_output().length, 250u);
   EXPECT_EQ(s.process().status, StageStatus::kOk);
-  EXPECT_EQ(s.pending_output().size(), 250u);
+  EXPECT_EQ(s.next_output().length, 250u);
   // Draining below the high-water mark lets the reader go on.
   s.consume_output(200);
   EXPECT_EQ(s.process().status, StageStatus::kOk);
@@ -327,15 +327,16 @@ TEST_F(FilterStageTest, BufferedPumpAfterASourceResetWritesNoTrailerAndNoFin) {
   sink.fd = UniqueFd(sink_pair[0]);
   source.readable = sink.writable = true;
   Flow flow;
+  PipePool pipes(4, 0);
 
   ASSERT_EQ(::write(source_peer.get(), "last words", 10), 10);
-  buffered_pump(source, sink, flow, h.stage(kC2B), 1 << 20);
+  buffered_pump(source, sink, flow, h.stage(kC2B), pipes, 1 << 20);
   // What Connection does when the other direction found this source's socket failed;
   // the socket then reads as ended.
   flow.source_reset = true;
   ASSERT_EQ(::shutdown(source_peer.get(), SHUT_WR), 0);
   source.readable = true;
-  PumpResult result = buffered_pump(source, sink, flow, h.stage(kC2B), 1 << 20);
+  PumpResult result = buffered_pump(source, sink, flow, h.stage(kC2B), pipes, 1 << 20);
 
   EXPECT_EQ(result.status, PumpStatus::kBlocked);
   EXPECT_TRUE(flow.done());

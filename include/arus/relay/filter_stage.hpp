@@ -1,8 +1,17 @@
 // FilterStage: one direction of the buffered (filter) data path, without syscalls: an
 // input buffer the reader fills, the filter's transform() between, an output buffer the
 // writer drains. Owned by one connection on one worker thread; not thread-safe.
+//
+// Unchanged output by splice: the reader may also put the bytes it reads, in order, into
+// the direction's pipe (tee, see buffered_pump.cpp). Where a transform() call's output
+// is byte for byte the input it consumed, the stage then queues "splice that many bytes
+// from the pipe" instead of its output: the sink gets the pipe's pages, no copy back into
+// the kernel. Where the output differs, those bytes are queued to be dropped from the
+// pipe and the output is sent. The stage only keeps the books (which bytes are where);
+// the pump makes the calls.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -29,6 +38,10 @@ struct FilterBuffers {
   BufferPool input;
   BufferPool output;
   size_t output_high_water;  // wants_input() is false while this much output is pending
+  // A read shorter than this costs less to copy than the three calls more that passing
+  // it through the pipe takes (splice, tee and read in, splice out): the read after it
+  // is a plain one (FilterStage::tee_next_read).
+  size_t tee_min_read = 16 * 1024;
 };
 
 enum class StageStatus : uint8_t {
@@ -36,6 +49,20 @@ enum class StageStatus : uint8_t {
   kHandBack,  // the filter handed this direction back (reported once, by that call)
   kClose,     // the filter asked to close (CLOSE) or failed (ERROR): close the connection
   kBroken,    // the filter broke the buffer contract, or no buffer memory: close it
+};
+
+// One piece of a stage's output, in the order the sink must get them.
+struct OutputPiece {
+  enum class Kind : uint8_t {
+    kNone,   // nothing to write now
+    kBytes,  // write `bytes` to the sink
+    kPipe,   // splice `length` bytes from the head of the direction's pipe to the sink
+    kDrop,   // discard `length` bytes from the head of the pipe (input the filter changed);
+             // needs no sink: do it at once
+  };
+  Kind kind = Kind::kNone;
+  std::span<const uint8_t> bytes;  // kBytes only
+  size_t length = 0;               // bytes.size() for kBytes
 };
 
 struct StageResult {
@@ -59,7 +86,15 @@ class FilterStage {
   // reports kBroken). Follow every read with commit_input(n), n = 0 when it read
   // nothing, so an idle stage gives its buffer back.
   std::span<uint8_t> writable_input() noexcept;
-  void commit_input(size_t n) noexcept;
+  void commit_input(size_t n) noexcept { commit_input(n, 0); }
+  // The read's first `piped` bytes (<= n) were also appended to the direction's pipe,
+  // in order. Only while tee_next_read() is true may `piped` be > 0.
+  void commit_input(size_t n, size_t piped) noexcept;
+  // Whether the next read should also put its bytes into the pipe: the filter has been
+  // passing what it reads through unchanged, reads are large enough for two pipes to
+  // cost less than a copy, and the pipe's bytes would follow on from those the stage
+  // already holds. Advice: a plain read (commit_input(n)) is always allowed.
+  bool tee_next_read() const noexcept;
   // The source sent FIN: no more input. process() lets the filter flush its end.
   void commit_eof() noexcept;
 
@@ -70,10 +105,11 @@ class FilterStage {
   // route, client, direction and reason.
   StageResult process() noexcept;
 
-  // Bytes waiting for the sink: the filter's output, then, after a hand-back, the
-  // unfiltered input. May be one piece of several: write, consume_output(n), repeat
-  // until empty or the sink would block.
-  std::span<const uint8_t> pending_output() const noexcept;
+  // What waits for the sink: the filter's output (bytes, or pipe bytes it left
+  // unchanged, or pipe bytes to drop), then, after a hand-back, the unfiltered input. One
+  // piece of several: write (or splice, or drop) up to its length, consume_output(n)
+  // with n <= that length, repeat until kNone or the sink would block.
+  OutputPiece next_output() const noexcept;
   void consume_output(size_t n) noexcept;
 
   // Backpressure: read from the source only while this is true (input has room and
@@ -90,12 +126,37 @@ class FilterStage {
   bool finished() const noexcept;
   bool closed() const noexcept { return closed_; }
 
-  size_t pending_bytes() const noexcept;  // what pending_output() would yield in total
-  size_t buffered() const noexcept { return input_len() + output_len(); }
+  size_t pending_bytes() const noexcept;  // what next_output() would yield in total
+  size_t buffered() const noexcept { return input_len() + output_len() + pipe_queued(); }
+  // What the direction's pipe must hold by the stage's books: queued pipe pieces (to
+  // send or drop) and piped input the filter has not consumed yet.
+  size_t pipe_bytes() const noexcept { return pipe_queued() + piped_; }
+
+  // A direction whose filter changes this many calls' bytes in a row stops teeing ...
+  static constexpr unsigned kTeeMaxChangedCalls = 4;
+  // ... and tries again after this many bytes, twice as many after each further stop.
+  static constexpr size_t kTeeRetryBytes = 1 << 20;
+  static constexpr unsigned kTeeMaxBackoff = 6;  // at most kTeeRetryBytes << 6 (64 MiB)
 
  private:
+  // Entries of the output queue: pieces in sink order, adjacent ones of a kind merged.
+  // kBytes entries are the output buffer's bytes [out_begin_, out_end_) in order.
+  struct Queued {
+    uint32_t length;
+    OutputPiece::Kind kind;
+  };
+  static constexpr size_t kQueueSlots = 8;
+  static constexpr size_t kSlotsPerCall = 3;  // a call queues at most bytes, pipe, bytes
+
   size_t input_len() const noexcept { return in_end_ - in_begin_; }
   size_t output_len() const noexcept { return out_end_ - out_begin_; }
+  size_t pipe_queued() const noexcept { return queued_pipe_ + queued_drop_; }
+  void enqueue(OutputPiece::Kind kind, size_t length) noexcept;
+  // Books one transform() call that consumed `in_used` bytes from `in` and wrote
+  // `out_len` bytes at the output buffer's end.
+  void book_call(const uint8_t* in, size_t in_used, size_t out_len) noexcept;
+  void consume_input(size_t n) noexcept;  // the front n bytes of the input leave
+  void note_changed_output(bool changed) noexcept;
   void compact_output() noexcept;
   void release_idle() noexcept;
   // Closes the stage for good and logs why; log_level is an ARUS_LOG_* value.
@@ -111,6 +172,20 @@ class FilterStage {
   PooledBuffer out_;  // [out_begin_, out_end_): produced, not yet written to the sink
   size_t out_begin_ = 0;
   size_t out_end_ = 0;
+  std::array<Queued, kQueueSlots> queue_{};
+  uint8_t queue_head_ = 0;
+  uint8_t queue_count_ = 0;
+  size_t queued_pipe_ = 0;  // kPipe bytes queued
+  size_t queued_drop_ = 0;  // kDrop bytes queued
+  // The unconsumed input is [unpiped head][piped][unpiped tail]: only `piped_` bytes,
+  // after `unpiped_head_` others, are also in the pipe (behind its queued pieces). With
+  // piped_ == 0, unpiped_head_ is 0 too.
+  size_t unpiped_head_ = 0;
+  size_t piped_ = 0;
+  size_t last_read_ = 0;       // bytes of the last read that got any
+  size_t tee_paused_for_ = 0;  // plain reads to go (in bytes) before teeing again
+  uint8_t changed_calls_ = 0;  // calls in a row whose output differed from piped input
+  uint8_t tee_stops_ = 0;      // times teeing stopped since output last matched
   bool input_eof_ = false;
   bool dirty_ = false;            // something changed since the filter last stalled
   bool call_again_ = false;       // the last call filled the output: it may have more
