@@ -6,6 +6,7 @@ these cases are pinned down: the proxy is stopped (SIGSTOP) while a peer sends, 
 sees data and FIN in one epoll report, not by luck of timing."""
 import hashlib
 import os
+import select
 import signal
 import socket
 import threading
@@ -106,17 +107,31 @@ class EndOfStreamTest(ProxyTestCase):
         self.assertEqual(int(acc.fields["backend_to_client"]), 5, acc.raw)
 
     def test_reply_larger_than_the_pipe_then_fin_while_the_client_reads_late(self):
-        """The FIN is in while the pipe is full and the client reads nothing: it must go
-        on only behind the last of the bytes, in order."""
+        """More than the client's side holds, then the FIN, while the client reads nothing
+        yet: the FIN comes in behind a full pipe and must go on only behind the last of
+        the bytes, in order."""
         proxy, client, backend = self.connect()
-        reply = payload_bytes(23, env.pick(6 << 20, 3 << 20))
-        sender = threading.Thread(target=self.send_and_close_write,
-                                  args=(backend, reply, False), daemon=True)
+        reply = payload_bytes(23, env.pick(16 << 20, 8 << 20))  # more than the client side holds
+        blocked = threading.Event()
+
+        def send_all_then_fin():
+            backend.setblocking(False)
+            sent = 0
+            while sent < len(reply):
+                try:
+                    sent += backend.send(reply[sent:sent + (256 << 10)])
+                except BlockingIOError:
+                    blocked.set()  # every buffer on the way is full
+                    select.select([], [backend], [], env.t(1))
+            backend.shutdown(socket.SHUT_WR)
+
+        sender = threading.Thread(target=send_all_then_fin, daemon=True)
         sender.start()
         # The client reads nothing until the backend is blocked or done: every buffer on
-        # the way, the proxy's pipe among them, is full.
-        wait_until(lambda: not sender.is_alive() or unacknowledged(backend) >= 1 << 20,
-                   env.t(10), "the backend to have sent all, or to be blocked")
+        # the way, the proxy's pipe among them, is full, or the FIN is in behind them.
+        wait_until(lambda: blocked.is_set() or not sender.is_alive(), env.t(10),
+                   "the backend to be blocked or done")
+        print(f"\n  backend blocked while the client read nothing: {blocked.is_set()}")
         data, how = recv_until_closed(client, env.t(30))
         sender.join(env.t(10))
         self.assertEqual(how, "eof")
