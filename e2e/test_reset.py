@@ -32,6 +32,16 @@ def tcp_socket_listed(local_port: int, remote_port: int) -> bool:
     return False
 
 
+def more_than_the_kernel_buffers() -> int:
+    """A stream the proxy's sockets cannot absorb whole: its client socket's receive
+    buffer may grow to tcp_rmem's maximum (32 MiB on some machines) while it reads fast,
+    its backend socket's send buffer to tcp_wmem's."""
+    def maximum(name):
+        with open(f"/proc/sys/net/ipv4/{name}") as f:
+            return int(f.read().split()[2])
+    return max(16 << 20, maximum("tcp_rmem") + maximum("tcp_wmem") + (8 << 20))
+
+
 def unacknowledged(s: socket.socket) -> int:
     return struct.unpack("i", fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
 
@@ -128,7 +138,7 @@ class ResetTest(ProxyTestCase):
         every byte the proxy's kernel acknowledged must still reach the backend."""
         proxy, client, backend = self.connect(filtered)
         client.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 << 10)
-        stream = payload_bytes(12, 16 << 20)
+        stream = payload_bytes(12, more_than_the_kernel_buffers())
         client.setblocking(False)
         sent = 0
         stuck = env.t(0.3)  # no room for this long: every buffer on the way is full

@@ -32,14 +32,6 @@ constexpr size_t kPumpBudgetBytes = 1 << 20;
 // epoll event says so; 10 ms is a fraction of a delayed ACK (40 ms on Linux).
 constexpr uint64_t kResetPollMs = 10;
 
-void mark_ready(Endpoint& endpoint, uint32_t events) noexcept {
-  // Errors and hang-ups count as ready: the next syscall reports what happened.
-  if (events & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) endpoint.readable = true;
-  if (events & EPOLLPRI) endpoint.urgent = true;
-  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) endpoint.hangup = true;
-  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) endpoint.writable = true;
-}
-
 void release_pipe(Flow& flow, PipePool& pipes) noexcept {
   if (!flow.pipe.valid()) return;
   if (flow.pipe_bytes == 0) {
@@ -338,6 +330,7 @@ void Connection::on_side_failed(Side side, int error, bool reading) noexcept {
     // those bytes, then the error or EOF, never EAGAIN for long.
     endpoint(side).readable = true;
     endpoint(side).hangup = true;
+    endpoint(side).failed = true;  // its end is a reset: no FIN is proved by arithmetic
   }
 }
 

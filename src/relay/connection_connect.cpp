@@ -143,8 +143,7 @@ void Connection::on_connect_failed(int error, bool timed_out) noexcept {
     }
   }
   host_.reactor().timers().cancel(deadline_);
-  backend_.fd.reset();  // closing also unregisters it from epoll
-  backend_.readable = backend_.writable = backend_.hangup = false;
+  backend_ = Endpoint{};  // closing also unregisters it from epoll
   release_backend_slot();
   if (tries_left_-- > 0) {
     connect_next_backend(backend_index_);

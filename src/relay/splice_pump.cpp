@@ -102,11 +102,17 @@ PumpResult splice_pump(Endpoint& source, Endpoint& sink, Flow& flow, PipePool& p
                       .pipe_bytes_before = flow.pipe_bytes,
                       .pipe_slots = static_cast<size_t>(flow.pipe.slots),
                       .urgent = source.urgent,
-                      .hangup = source.hangup};
+                      .hangup = source.hangup,
+                      .fin_queued = source.fin_queued && !source.failed};
       flow.pipe_bytes += static_cast<size_t>(n);
       flow.bytes += static_cast<uint64_t>(n);
-      // Drained for sure: deliver and stop, saving the read that would return EAGAIN.
-      if (proves_drained(read)) source.readable = false;
+      if (proves_drained(read)) {
+        // Drained for sure: deliver and stop, saving the read that would return EAGAIN.
+        source.readable = false;
+      } else if (proves_end(read) && !at_urgent_mark(source.fd.get())) {
+        // The read consumed the FIN: the end, saving the read that would return 0.
+        flow.source_eof = true;
+      }
     } else if (n == 0) {
       flow.source_eof = true;
     } else if (read_error == EAGAIN) {

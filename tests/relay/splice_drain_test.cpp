@@ -1,4 +1,5 @@
-// proves_drained: when a short splice into a pipe proves the TCP socket drained.
+// proves_drained and proves_end: what a short splice into a pipe proves about the TCP
+// socket it read: drained, or at its end.
 #include "arus/relay/splice_drain.hpp"
 
 #include <gtest/gtest.h>
@@ -52,6 +53,43 @@ TEST(SpliceDrain, AOneSlotPipeNeverDecides) {
   SpliceRead read = small_read(1);
   read.pipe_slots = 1;  // a one-page pipe: any byte may fill it
   EXPECT_FALSE(proves_drained(read));
+}
+
+// The same read with the peer's FIN known to be queued (EPOLLRDHUP, no EPOLLERR).
+SpliceRead read_before_fin(size_t got) {
+  SpliceRead read = small_read(got);
+  read.hangup = read.fin_queued = true;
+  return read;
+}
+
+TEST(SpliceEnd, AShortReadWithTheFinQueuedConsumedIt) {
+  EXPECT_TRUE(proves_end(read_before_fin(1)));
+  EXPECT_TRUE(proves_end(read_before_fin(63)));
+  EXPECT_FALSE(proves_drained(read_before_fin(1))) << "an end, not a drained socket";
+}
+
+TEST(SpliceEnd, ARestingFullPipeMayHaveStoppedItBeforeTheFin) {
+  EXPECT_FALSE(proves_end(read_before_fin(64))) << "64 one-byte buffers fill 64 slots";
+  SpliceRead read = read_before_fin(10);
+  read.pipe_bytes_before = 54;
+  EXPECT_FALSE(proves_end(read));
+  read = read_before_fin(20);
+  read.asked = 20;  // it got all it asked for: more may come before the FIN
+  EXPECT_FALSE(proves_end(read));
+  EXPECT_FALSE(proves_end(read_before_fin(0))) << "a read of 0 says EOF by itself";
+}
+
+TEST(SpliceEnd, AnUrgentMarkMayHaveStoppedIt) {
+  SpliceRead read = read_before_fin(5);
+  read.urgent = true;
+  EXPECT_FALSE(proves_end(read));
+}
+
+TEST(SpliceEnd, AHangupWithoutTheFinProvesNoEnd) {
+  SpliceRead read = small_read(5);
+  read.hangup = true;  // EPOLLHUP/EPOLLERR: maybe a reset, which must be read as one
+  EXPECT_FALSE(proves_end(read));
+  EXPECT_FALSE(proves_end(small_read(5))) << "no FIN seen: drained, not ended";
 }
 
 }  // namespace

@@ -22,13 +22,8 @@ using Clock = std::chrono::steady_clock;
 
 constexpr uint32_t kSourceEvents = EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLET;
 
-// The relay's readiness rules (relay/connection.cpp), for the two sockets of one direction.
-void mark(Endpoint& endpoint, uint32_t events) {
-  if (events & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) endpoint.readable = true;
-  if (events & EPOLLPRI) endpoint.urgent = true;
-  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) endpoint.hangup = true;
-  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) endpoint.writable = true;
-}
+// The relay's readiness rules (mark_ready, flow.hpp), for the two sockets of one direction.
+void mark(Endpoint& endpoint, uint32_t events) { mark_ready(endpoint, events); }
 
 std::string pattern(size_t size) {
   std::string bytes(size, '\0');

@@ -4,6 +4,7 @@
 #include "arus/relay/urgent_mark.hpp"
 
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -125,7 +126,9 @@ TEST_F(UrgentMarkTest, EofAtAMarkIsNotTakenForTheEndBeforeEpollPri) {
   client_sends("def");
   ASSERT_EQ(shutdown(client_peer_.get(), SHUT_WR), 0);
   await(source_.fd.get(), POLLRDHUP);
-  source_.readable = source_.hangup = true;  // as EPOLLRDHUP marks it; urgent still false
+  // As the reactor marks EPOLLRDHUP, urgent still false: the short read of "abc" must
+  // not be taken for the end (proves_end), nor the 0 at the mark after it.
+  mark_ready(source_, EPOLLIN | EPOLLRDHUP);
   PumpResult result = splice_pump(source_, sink_, flow_, pipes_, 1 << 20);
   EXPECT_EQ(result.status, PumpStatus::kBlocked);
   EXPECT_EQ(flow_.bytes, 7u);

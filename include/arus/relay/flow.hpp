@@ -2,6 +2,8 @@
 // direction. Owned by a Connection; single-threaded (the connection's worker).
 #pragma once
 
+#include <sys/epoll.h>
+
 #include <cstddef>
 #include <cstdint>
 
@@ -21,7 +23,22 @@ struct Endpoint {
   // EPOLLRDHUP/HUP/ERR seen (or a write failed): an end waits behind the data, so reads
   // go on to EOF or EAGAIN and a short read proves nothing (splice_drain.hpp).
   bool hangup = false;
+  // EPOLLRDHUP seen: the peer's FIN is queued behind the data (splice_drain.hpp).
+  bool fin_queued = false;
+  // EPOLLERR seen, or a write to it failed: its end may be a reset, never proved a FIN.
+  bool failed = false;
 };
+
+// Records one epoll report for `endpoint`. Errors and hang-ups count as ready: the next
+// syscall reports what happened.
+inline void mark_ready(Endpoint& endpoint, uint32_t events) noexcept {
+  if (events & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) endpoint.readable = true;
+  if (events & EPOLLPRI) endpoint.urgent = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) endpoint.hangup = true;
+  if (events & EPOLLRDHUP) endpoint.fin_queued = true;
+  if (events & EPOLLERR) endpoint.failed = true;
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) endpoint.writable = true;
+}
 
 // One direction of a connection: bytes from a source endpoint to a sink endpoint.
 struct Flow {
