@@ -85,7 +85,9 @@ PumpResult splice_pump(Endpoint& source, Endpoint& sink, Flow& flow, PipePool& p
     // the FIN may have come before EPOLLPRI was seen). See urgent_mark.hpp.
     if (n == 0 || (read_error == EAGAIN && source.urgent)) {
       if (!at_urgent_mark(source.fd.get())) {
-        source.urgent = false;  // stale, or never: the EAGAIN or EOF is real
+        // Stale, or never: the EAGAIN or EOF is real. Not so an EAGAIN with bytes in the
+        // pipe: the pipe may be full by its slots with the mark still ahead.
+        if (n == 0 || flow.pipe_bytes == 0) source.urgent = false;
       } else {
         if (!sink.writable) break;          // the urgent byte waits for a sink to take it
         if (flow.pipe_bytes > 0) continue;  // every byte before the mark goes first
