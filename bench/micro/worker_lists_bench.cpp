@@ -2,6 +2,9 @@
 // (include/arus/worker/connection_pool.hpp, real Connection objects). The worker keeps no
 // list of open connections since issue 19 (it finds them in the pool by their state), so
 // the former row "pool + open list" is gone with the list.
+#include <malloc.h>
+
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -74,12 +77,39 @@ void pool_growth(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * n));
 }
 
+// The same growth as a worker meets it: from memory the process never touched, at every
+// size. In pool_growth the smaller sizes reuse the pages the previous run freed (malloc
+// keeps them) while 1M gets fresh ones from the kernel (a page fault per ~10
+// connections): that row compares two different things. Here every size gives its pages
+// back first (malloc_trim, outside the timing) and grows at least 1M connections in all.
+void pool_growth_fresh_pages(benchmark::State& state) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  const size_t runs = std::max<size_t>(1, 1'000'000 / n);
+  IdleHost host;
+  for (auto _ : state) {
+    for (size_t run = 0; run < runs; ++run) {
+      state.PauseTiming();
+      malloc_trim(0);
+      state.ResumeTiming();
+      ConnectionPool pool(host);
+      for (size_t i = 0; i < n; ++i) benchmark::DoNotOptimize(pool.acquire());
+      state.PauseTiming();
+      pool.clear();
+      state.ResumeTiming();
+    }
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * runs * n));
+}
+
 BENCHMARK(pool_close_open)
     ->Name("Worker connection pool (no open list, the worker since issue 19): close one, open one")
     ->Apply([](auto* b) { at_every_size(b); });
 BENCHMARK(pool_growth)
     ->Name("Worker connection pool: grow to N (new Connection each)")
     ->Apply([](auto* b) { at_every_size(b)->Iterations(3); });
+BENCHMARK(pool_growth_fresh_pages)
+    ->Name("Worker connection pool: grow to N from fresh pages (as a worker does)")
+    ->Apply([](auto* b) { at_every_size(b)->Iterations(2); });
 
 }  // namespace
 }  // namespace arus::micro
