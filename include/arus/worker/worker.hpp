@@ -117,7 +117,7 @@ class Worker final : public ConnectionHost, public AcceptSink {
 
   // Every connection of this worker; the open ones (started, not yet closed) are found
   // by their state, so opening and closing one links nothing (issue 19: no neighbour
-  // touched per connection) and the walks below (drain, admin) stay O(high-water mark).
+  // touched per connection); the rare walks (drain, admin, stop) cost O(high-water mark).
   ConnectionPool pool_{*this};
 
   // Calls fn(Connection&) for each open connection; fn may finish it.
