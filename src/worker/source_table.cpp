@@ -5,12 +5,18 @@
 #include <atomic>
 #include <bit>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <new>
+
+#include <sys/mman.h>
 
 namespace arus {
 namespace {
 
 constexpr size_t kFirstSlots = 16;
+constexpr size_t kHugePage = size_t{2} << 20;
 // Sources with open connections the CLOCK hand passes over, at most, to find an idle one.
 constexpr size_t kMaxKeptBusy = 64;
 
@@ -95,10 +101,20 @@ SourceEntry* SourceTable::find(const SourceKey& key) noexcept {
   return entry.used ? &entry : nullptr;
 }
 
+void SourceTable::FreeSlots::operator()(SourceEntry* slots) const noexcept { std::free(slots); }
+
 void SourceTable::resize(size_t slots) {
   slots = std::min(slots, max_slots_);
-  auto fresh = std::make_unique<SourceEntry[]>(slots);
-  std::unique_ptr<SourceEntry[]> old = std::move(slots_);
+  // An array of 2 MiB or more (from 8,192 sources on, every page of it touched anyway)
+  // asks for huge pages: a lookup's one miss then costs no page-table walk.
+  const size_t bytes = slots * sizeof(SourceEntry);  // a power of two
+  const size_t align = bytes >= kHugePage ? kHugePage : alignof(SourceEntry);
+  void* memory = std::aligned_alloc(align, bytes);
+  if (memory == nullptr) throw std::bad_alloc();
+  if (align == kHugePage) madvise(memory, bytes, MADV_HUGEPAGE);  // a hint: failure is fine
+  std::unique_ptr<SourceEntry[], FreeSlots> fresh(
+      std::uninitialized_default_construct_n(static_cast<SourceEntry*>(memory), slots) - slots);
+  std::unique_ptr<SourceEntry[], FreeSlots> old = std::move(slots_);
   const size_t old_count = old == nullptr ? 0 : mask_ + 1;
   slots_ = std::move(fresh);
   mask_ = slots - 1;

@@ -84,6 +84,19 @@ TEST(SourceTable, AFloodOfSourcesStaysAtCapacity) {
   EXPECT_EQ(remembered, 1000u);
 }
 
+TEST(SourceTable, GrowsPastTheHugePageSizeAndKeepsEverySource) {
+  // 20,000 sources: the array doubles up to 65,536 slots (4 MiB, in huge pages).
+  SourceTable table(20'000);
+  for (uint32_t i = 0; i < 20'000; ++i) table.touch(key(i), 0, 0).active = i % 7;
+  EXPECT_EQ(table.slot_count(), 65'536u);
+  EXPECT_EQ(table.size(), 20'000u);
+  for (uint32_t i = 0; i < 20'000; ++i) {
+    SourceEntry* e = table.find(key(i));
+    ASSERT_NE(e, nullptr) << i;
+    ASSERT_EQ(e->active, i % 7) << i;
+  }
+}
+
 TEST(SourceTable, ASourceSeenOftenSurvivesAFlood) {
   SourceTable table(1000);
   table.touch(key(0xfffffff), 0, 0);

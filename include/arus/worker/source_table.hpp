@@ -76,10 +76,14 @@ class SourceTable {
   size_t choose_victim() noexcept;   // advances the CLOCK hand to a source not seen lately
   void erase_at(size_t slot) noexcept;  // backward shift: no tombstones
 
+  struct FreeSlots {
+    void operator()(SourceEntry* slots) const noexcept;
+  };
+
   size_t capacity_;
   size_t max_slots_;  // a power of two, at least twice capacity_
   uint64_t seed_;
-  std::unique_ptr<SourceEntry[]> slots_;
+  std::unique_ptr<SourceEntry[], FreeSlots> slots_;
   size_t mask_;  // slot count - 1
   size_t size_ = 0;
   size_t hand_ = 0;  // CLOCK hand: the next slot it looks at
