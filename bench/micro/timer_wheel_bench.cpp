@@ -102,6 +102,45 @@ void cancel_arm(benchmark::State& state) {
   state.SetItemsProcessed(2 * static_cast<int64_t>(state.iterations()));  // two operations
 }
 
+// What a worker's connection does with its one timer (src/relay/connection*.cpp): armed
+// to the connect timeout when it starts, pushed on to the idle timeout once connected,
+// cancelled when it closes. N connections open; an operation: the oldest closes and a
+// new one opens in its place (cancel, arm, postpone). The clock moves a millisecond
+// every 64 operations and advance() runs then, as the reactor's turn does, so connect
+// slots come up and their postponed timers cascade on as they would. This is the row
+// to judge the wheel's per-connection cost on; the random re-arm rows above are
+// patterns a worker does not produce (its re-arms are to later times, in arming order).
+void connection_life(benchmark::State& state) {
+  constexpr uint64_t kConnectTimeoutMs = 5'000;
+  const size_t n = static_cast<size_t>(state.range(0));
+  uint64_t now = kStart;
+  uint64_t fired = 0;
+  TimerWheel wheel(now);
+  auto timers = self_rearming(wheel, now, fired, n, kIdleTimeoutMs,
+                              [&](size_t) { return now + kConnectTimeoutMs; });
+  unsigned turn = 0;
+  for (size_t i = 0; i < n; ++i) {
+    wheel.schedule(timers[i], now + kIdleTimeoutMs);
+    if (++turn == 64) {
+      turn = 0;
+      wheel.advance(++now);
+    }
+  }
+  size_t i = 0;
+  for (auto _ : state) {
+    wheel.cancel(timers[i]);
+    wheel.schedule(timers[i], now + kConnectTimeoutMs);
+    wheel.schedule(timers[i], now + kIdleTimeoutMs);
+    i = next_entry(i, n);
+    if (++turn == 64) {
+      turn = 0;
+      wheel.advance(++now);
+    }
+  }
+  if (wheel.size() != n) state.SkipWithError("a timer was lost");
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+
 // N timers due one after the other, evenly spaced over the same timeout (about 2^20 ms,
 // 17 minutes, whatever N: so every timer cascades through the same levels); each re-arms
 // one timeout after firing, so the population stays N. The clock jumps to the next
@@ -130,6 +169,9 @@ BENCHMARK(rearm)->Name("TimerWheel rearm to a random time within the idle timeou
   at_every_size(b);
 });
 BENCHMARK(cancel_arm)->Name("TimerWheel cancel, then arm (random time)")->Apply([](auto* b) { at_every_size(b); });
+BENCHMARK(connection_life)
+    ->Name("TimerWheel, a connection's life: arm connect timeout, push on to idle, cancel")
+    ->Apply([](auto* b) { at_every_size(b); });
 BENCHMARK(expire)->Name("TimerWheel expire (advance to the next expiry, fire, re-arm)")->Apply([](auto* b) {
   at_every_size(b);
 });

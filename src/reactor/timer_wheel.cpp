@@ -5,6 +5,8 @@
 // digit_L(e). Its digits above L equal now_ms_'s, and digit_L(e) > digit_L(now_ms_). So
 // every timer on level L expires before every timer on level L+1, and when the clock
 // moves, only the slots whose digit the clock has reached or passed need looking at.
+// A postponed timer keeps its place (schedule()): its slot is then earlier than its
+// expiry, never later, so it is looked at in time, found not due, and placed again.
 #include "arus/reactor/timer_wheel.hpp"
 
 #include <bit>
@@ -45,6 +47,16 @@ TimerWheel::~TimerWheel() {
 }
 
 void TimerWheel::schedule(Timer& timer, uint64_t expiry_ms) noexcept {
+  // Postponed while it waits in a slot (the common case: a connect timeout followed by
+  // the idle timeout, an idle deadline pushed on): it stays where it is, placed by an
+  // earlier expiry. When advance() reaches that slot it finds the timer not due and
+  // places it by its new expiry, as it does every cascading timer. So postponing touches
+  // only the timer, not its neighbours in a list (cache misses with many timers), and a
+  // timer pushed on many times moves once per cascade, not once per push.
+  if (timer.wheel_ == this && timer.list_ <= kOverflow && expiry_ms >= timer.expiry_ms_) {
+    timer.expiry_ms_ = expiry_ms;
+    return;
+  }
   if (timer.wheel_ != nullptr) timer.wheel_->cancel(timer);
   timer.expiry_ms_ = expiry_ms;
   timer.wheel_ = this;

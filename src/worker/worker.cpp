@@ -91,11 +91,9 @@ void Worker::begin_drain() {
     draining_ = true;
     listeners_.clear();  // closing the sockets makes the kernel refuse new clients
     // Clients still waiting for a backend slot would only wait out the grace period.
-    std::vector<Connection*> queued;
-    for (Connection* c = open_.front(); c != nullptr; c = decltype(open_)::next(*c)) {
-      if (c->state() == Connection::State::kQueued) queued.push_back(c);
-    }
-    for (Connection* c : queued) c->finish(CloseReason::kShutdown);
+    for_each_open([](Connection& c) {
+      if (c.state() == Connection::State::kQueued) c.finish(CloseReason::kShutdown);
+    });
   });
 }
 
@@ -103,24 +101,24 @@ void Worker::list_connections(std::function<void(std::vector<ConnectionInfo>)> d
   reactor_->post([this, done = std::move(done)] {
     std::vector<ConnectionInfo> list;
     const uint64_t now = reactor_->now_ms();
-    for (Connection* c = open_.front(); c != nullptr; c = open_.next(*c)) {
-      const auto* generation = static_cast<const Generation*>(c->group());
-      list.push_back(ConnectionInfo{c->view(), c->route()->runtime->config.name,
+    for_each_open([&](const Connection& c) {
+      const auto* generation = static_cast<const Generation*>(c.group());
+      list.push_back(ConnectionInfo{c.view(), c.route()->runtime->config.name,
                                     generation != nullptr ? generation->snapshot->generation : 0,
                                     now});
-    }
+    });
     done(std::move(list));
   });
 }
 
 void Worker::close_connection(uint64_t id, std::function<void(bool found)> done) {
   reactor_->post([this, id, done = std::move(done)] {
-    for (Connection* c = open_.front(); c != nullptr; c = open_.next(*c)) {
-      if (c->id() != id) continue;
-      c->finish(CloseReason::kAdmin);
-      return done(true);
-    }
-    done(false);
+    Connection* found = nullptr;
+    for_each_open([&](Connection& c) {
+      if (c.id() == id) found = &c;
+    });
+    if (found != nullptr) found->finish(CloseReason::kAdmin);
+    done(found != nullptr);
   });
 }
 
@@ -128,7 +126,7 @@ void Worker::stop_now() {
   reactor_->post([this] {
     listeners_.clear();
     stopping_ = true;
-    while (!open_.empty()) open_.front()->finish(CloseReason::kShutdown);
+    for_each_open([](Connection& c) { c.finish(CloseReason::kShutdown); });
   });
 }
 
@@ -171,7 +169,7 @@ void Worker::adopt(SnapshotPtr snapshot, std::shared_ptr<std::vector<UniqueFd>> 
 
 void Worker::run() noexcept {
   // Closed connections are recycled by tasks deferred to the end of each turn.
-  while (!stopping_ && !(draining_ && open_.empty())) reactor_->run_once(-1);
+  while (!stopping_ && !(draining_ && active_connections() == 0)) reactor_->run_once(-1);
   if (on_exit_) on_exit_();
 }
 
@@ -195,7 +193,6 @@ void Worker::on_accept(size_t route_index, UniqueFd client_fd,
     return;  // out of memory: dropping the socket closes it
   }
   ++current_->open_connections;
-  open_.push_front(*connection);
   active_count_.fetch_add(1, std::memory_order_relaxed);
   connection->start(std::move(client_fd), client_address, route, current_.get());
 }
@@ -257,7 +254,6 @@ void Worker::on_connection_closed(Connection& connection) noexcept {
   global_admission_.leave();
   // Every connection of this worker started in one of its generations (on_accept).
   --static_cast<Generation*>(connection.group())->open_connections;
-  open_.erase(connection);
   active_count_.fetch_sub(1, std::memory_order_relaxed);
   // Events for it may still be queued in this batch. Two pointers: stored inline, and
   // the reactor's deferred queue has room for every connection (ConnectionPool::acquire).

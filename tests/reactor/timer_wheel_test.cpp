@@ -199,6 +199,69 @@ TEST(TimerWheel, RescheduleMovesTheExpiry) {
   EXPECT_EQ(t.fired, 2);
 }
 
+TEST(TimerWheel, PostponedTimerFiresAtItsNewExpiryNotBefore) {
+  TimerWheel wheel(kStart);
+  Clock clock(wheel, kStart);
+  RecordingTimer t(&clock.now);
+  wheel.schedule(t, kStart + 100);  // a connect timeout...
+  wheel.schedule(t, kStart + 700'000);  // ...then the idle timeout, pushed on and on
+  for (uint64_t now = kStart + 1; now < kStart + 300'000; now += 997) {
+    clock.advance_to(now);
+    wheel.schedule(t, now + 700'000);
+    ASSERT_EQ(t.fired, 0) << now;
+    ASSERT_TRUE(t.scheduled());
+  }
+  EXPECT_EQ(wheel.size(), 1u);
+  const uint64_t expiry = t.expiry_ms();
+  // Follow the wake-ups as a reactor would: one of them lands on the expiry exactly.
+  for (int wake_ups = 0; t.fired == 0; ++wake_ups) {
+    ASSERT_LT(wake_ups, 8 * TimerWheel::kLevels);
+    int64_t wait = wheel.ms_until_next(clock.now);
+    ASSERT_GE(wait, 0);
+    ASSERT_LE(clock.now + static_cast<uint64_t>(wait), expiry);
+    clock.advance_to(clock.now + static_cast<uint64_t>(wait));
+  }
+  EXPECT_EQ(t.fired, 1);
+  EXPECT_EQ(t.fired_at, expiry);
+  EXPECT_EQ(wheel.size(), 0u);
+}
+
+TEST(TimerWheel, PostponedTimersStillFireInExpiryOrder) {
+  TimerWheel wheel(kStart);
+  std::vector<int> order;
+  RecordingTimer a, b, c;
+  a.action = [&] { order.push_back(0); };
+  b.action = [&] { order.push_back(1); };
+  c.action = [&] { order.push_back(2); };
+  wheel.schedule(a, kStart + 10);
+  wheel.schedule(b, kStart + 20);
+  wheel.schedule(c, kStart + 30);
+  wheel.schedule(a, kStart + 5000);  // a now last; b and c keep their order
+  wheel.schedule(b, kStart + 40);
+  for (uint64_t now = kStart + 1; now <= kStart + 5000; ++now) wheel.advance(now);
+  EXPECT_EQ(order, (std::vector<int>{2, 1, 0}));
+}
+
+TEST(TimerWheel, PostponedThenCancelledOrPulledInDoesNotFireLate) {
+  TimerWheel wheel(kStart);
+  Clock clock(wheel, kStart);
+  RecordingTimer cancelled(&clock.now), pulled_in(&clock.now);
+  wheel.schedule(cancelled, kStart + 50);
+  wheel.schedule(cancelled, kStart + 90'000);
+  wheel.cancel(cancelled);
+  wheel.schedule(pulled_in, kStart + 50);
+  wheel.schedule(pulled_in, kStart + 90'000);
+  wheel.schedule(pulled_in, kStart + 20);  // earlier again: moved now
+  EXPECT_EQ(wheel.size(), 1u);
+  clock.advance_to(kStart + 19);
+  EXPECT_EQ(pulled_in.fired, 0);
+  clock.advance_to(kStart + 20);
+  EXPECT_EQ(pulled_in.fired, 1);
+  clock.advance_to(kStart + 200'000);
+  EXPECT_EQ(cancelled.fired, 0);
+  EXPECT_EQ(wheel.ms_until_next(clock.now), -1);
+}
+
 TEST(TimerWheel, CallbackReschedulesItself) {
   TimerWheel wheel(kStart);
   Clock clock(wheel, kStart);
@@ -342,6 +405,9 @@ TEST(TimerWheel, HundredThousandRandomTimersFireOnceNeverEarly) {
     for (int k = 0; k < 20; ++k) {
       size_t i = rng() % kCount;
       if (timers[i].scheduled()) wheel.schedule(timers[i], clock.now + random_delay(i));
+      // Postponed in place (a later expiry): found in its old slot, placed again.
+      size_t j = rng() % kCount;
+      if (timers[j].scheduled()) wheel.schedule(timers[j], timers[j].expiry_ms() + rng() % 5000);
     }
     ASSERT_GE(wheel.ms_until_next(clock.now), 0);
     clock.advance_to(clock.now + step);

@@ -50,7 +50,8 @@ class TimerWheel {
   TimerWheel& operator=(const TimerWheel&) = delete;
 
   // (Re)schedules `timer` to fire at `expiry_ms`; an expiry not after the wheel's current
-  // time fires at the next advance().
+  // time fires at the next advance(). Postponing a scheduled timer only records the new
+  // expiry (O(1), no other timer touched); the wheel moves it when its old slot comes up.
   void schedule(Timer& timer, uint64_t expiry_ms) noexcept;
   void cancel(Timer& timer) noexcept;
 
@@ -63,7 +64,8 @@ class TimerWheel {
 
   // How long the reactor may sleep before the next advance() could fire a timer:
   // milliseconds from now_ms (0 if one is due), or -1 when nothing is scheduled.
-  // Never later than the earliest expiry; may be earlier for timers on outer levels.
+  // Never later than the earliest expiry; may be earlier for timers on outer levels and
+  // for postponed timers.
   int64_t ms_until_next(uint64_t now_ms) const noexcept;
 
   size_t size() const noexcept { return size_; }

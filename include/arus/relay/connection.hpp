@@ -114,10 +114,6 @@ class Connection {
   // ConnectionHost::admit_client said yes: the host counts it on its source.
   bool source_admitted() const noexcept { return source_admitted_; }
 
-  // The host's list of open connections threads through here; only that list (an
-  // IntrusiveList<Connection, &Connection::open_link>) changes the links.
-  IntrusiveListHook<Connection> open_link;
-
  private:
   // Receives epoll events for one of the two sockets.
   class SideEvents final : public EventHandler {

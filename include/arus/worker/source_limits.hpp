@@ -30,8 +30,8 @@ class SourceLimits {
   // its source until release(). Refused: why, and it took nothing (no token).
   SourceVerdict admit(std::string_view source_ip, uint64_t now_ms) noexcept;
 
-  // An admitted connection closed. A source forgotten meanwhile (65536 newer ones were
-  // seen since) has nothing left to count down.
+  // An admitted connection closed. A source forgotten meanwhile (the table was full and
+  // it was not seen lately) has nothing left to count down.
   void release(std::string_view source_ip) noexcept;
 
   size_t tracked_sources() const noexcept;

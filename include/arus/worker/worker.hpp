@@ -115,8 +115,18 @@ class Worker final : public ConnectionHost, public AcceptSink {
   DescriptorReserve descriptor_reserve_;  // one spare for all listeners_ (they borrow it)
   std::vector<std::unique_ptr<Listener>> listeners_;
 
-  IntrusiveList<Connection, &Connection::open_link> open_;  // started, not yet closed
+  // Every connection of this worker; the open ones (started, not yet closed) are found
+  // by their state, so opening and closing one links nothing (issue 19: no neighbour
+  // touched per connection); the rare walks (drain, admin, stop) cost O(high-water mark).
   ConnectionPool pool_{*this};
+
+  // Calls fn(Connection&) for each open connection; fn may finish it.
+  template <typename Fn>
+  void for_each_open(Fn fn) {
+    pool_.for_each([&](Connection& c) {
+      if (c.state() != Connection::State::kIdle && c.state() != Connection::State::kClosed) fn(c);
+    });
+  }
 
   bool draining_ = false;
   bool stopping_ = false;
