@@ -9,7 +9,7 @@ import threading
 import time
 import unittest
 
-from harness import config, env, roundtrip, wait_until
+from harness import config, env, http, roundtrip, wait_until
 from harness.client import connect, recv_exact
 from test_reload_load import ClientLoop
 from test_reload_triggers import ReloadCase, measure
@@ -173,6 +173,50 @@ class ReloadRoutesTest(ReloadCase):
         self.assertFalse(echo2.saw(b"stream "), "streamed bytes reached the new backend")
         measure(self, f"write->new backend serving {took * 1000:.1f} ms; stream "
                       f"{stream.rounds} rounds ({rounds_at_reload} before the switch)")
+
+    def route_stats(self, name) -> dict:
+        stats = http.get_stats(self.stats_port, env.t(5))
+        return next(r for r in stats["routes"] if r["name"] == name)
+
+    def test_unchanged_busy_route_keeps_connections_and_counters(self):
+        # Issue 19: a reload reuses an unchanged route's runtime (its counts, health, stats
+        # rows) while another route's backend changes. Its streaming connection goes on,
+        # its counters continue, and its count of open connections ends at zero.
+        echo2, echo3 = self.backend("echo"), self.backend("echo")  # web's is self.echo
+        other = self.route("other", [echo2])
+        self.launch([self.web, other])
+        churn = ClientLoop(0, self.web.port, env.t(30)).start()
+        self.addCleanup(churn.stop)
+        stream = Streamer(self.web.port, env.t(30)).start()
+        self.addCleanup(stream.stop)
+        stream.wait_rounds(10, "the stream to get going")
+        before = self.route_stats("web")
+        counted_from = time.monotonic()  # clients that start from now on count after `before`
+        for i in range(1, 7):
+            backend = echo3 if i % 2 else echo2
+            mark = self.p.mark()
+            self.write_by_rename(self.render([
+                self.web, config.Route("other", [backend.address], port=other.port)]))
+            self.wait_reloaded(mark)
+            self.wait_effective(lambda b=backend: self.lands_on(b, other.port),
+                                f"reload {i}: the other route on its new backend")
+            rounds = stream.rounds
+            stream.wait_rounds(rounds + 5, f"reload {i}: the stream to go on")
+        churn.stop()
+        stream.stop()
+        self.assertIsNone(stream.error, stream.error)
+        self.assertEqual([a for a in churn.attempts if a[2]][:3], [], "churn failures")
+        wait_until(lambda: self.route_stats("web")["connections_active"] == 0, env.t(10),
+                   "web's open connections to be counted down to 0")
+        after = self.route_stats("web")
+        later = sum(1 for a in churn.attempts if a[0] > counted_from)
+        self.assertGreater(later, 0, "the churn went on through the reloads")
+        self.assertGreaterEqual(after["connections_total"], before["connections_total"] + later,
+                                "web's counter continued through the reloads")
+        self.assertGreaterEqual(after["bytes"]["client_to_backend"], stream.sent)
+        measure(self, f"web: {before['connections_total']} -> {after['connections_total']} "
+                      f"connections over 6 reloads of another route; stream "
+                      f"{stream.rounds} rounds")
 
     def test_connections_after_reloaded_line_use_new_config(self):
         # `info reloaded` (like arus_config_generation) tells an operator the new config is

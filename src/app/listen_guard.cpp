@@ -45,20 +45,35 @@ Result<void> refuse_held_listen_addresses(const Config& next, const Config* runn
   // would otherwise cost routes x routes comparisons).
   std::unordered_multimap<uint16_t, SocketAddress> held_by_us;
   if (running != nullptr) {
-    for (const ListenKey& own : listen_keys(*running)) {
-      held_by_us.emplace(own.address.port(), own.address);
+    held_by_us.reserve(running->routes.size() + 1);
+    for (const RouteConfig& own : running->routes) {
+      held_by_us.emplace(own.listen.port(), own.listen);
+    }
+    if (!running->global.stats_listen.empty()) {
+      held_by_us.emplace(running->global.stats_listen.port(), running->global.stats_listen);
     }
   }
+  auto ours = [&](const SocketAddress& address) {
+    auto [first, last] = held_by_us.equal_range(address.port());
+    return std::any_of(first, last,
+                       [&](const auto& own) { return binds_overlap(own.second, address); });
+  };
   // Every probe runs before the caller binds anything: at start, a route on 127.0.0.1:P
-  // next to one on 0.0.0.0:P would otherwise meet our own socket and be refused.
-  for (const ListenKey& key : listen_keys(next)) {
-    auto [first, last] = held_by_us.equal_range(key.address.port());
-    bool ours = std::any_of(first, last, [&](const auto& own) {
-      return binds_overlap(own.second, key.address);
-    });
-    if (ours) continue;
-    Result<void> probe = probe_listen_address(key.address);
-    if (!probe) return listen_error(next, key, probe.error().message);
+  // next to one on 0.0.0.0:P would otherwise meet our own socket and be refused. A key
+  // (its section's name, its line) is made only for an address probed: a reload of
+  // thousands of kept listeners makes none.
+  auto probe = [&](const SocketAddress& address, auto make_key) -> Result<void> {
+    if (ours(address)) return {};
+    Result<void> probed = probe_listen_address(address);
+    if (!probed) return listen_error(next, make_key(), probed.error().message);
+    return {};
+  };
+  for (const RouteConfig& route : next.routes) {
+    auto checked = probe(route.listen, [&] { return route_listen_key(route); });
+    if (!checked) return checked;
+  }
+  if (!next.global.stats_listen.empty()) {
+    return probe(next.global.stats_listen, [&] { return stats_listen_key(next.global); });
   }
   return {};
 }

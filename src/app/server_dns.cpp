@@ -10,6 +10,7 @@
 
 #include "arus/app/server.hpp"
 #include "arus/config/backend_addresses.hpp"
+#include "arus/config/route_sharing.hpp"
 #include "arus/core/clock.hpp"
 #include "arus/core/log.hpp"
 
@@ -66,6 +67,7 @@ Result<void> Server::apply_addresses(const std::string& route_name, const std::s
   auto next = std::make_shared<Config>(running);
   RouteConfig& changed = next->routes[static_cast<size_t>(route - running.routes.begin())];
   changed = with_line_addresses(*route, backend, merge);
+  share_unchanged_routes(*next, running);  // all but the changed route: reused as they run
   ConfigPtr config = next;
   auto built = build_snapshot(config, snapshot_.get(), FilterLoad::kKeepRunning);
   if (!built) return std::move(built).error();

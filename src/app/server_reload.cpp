@@ -11,12 +11,13 @@
 #include <string>
 #include <unordered_set>
 
+#include "arus/app/admin_endpoint.hpp"
 #include "arus/app/listen_guard.hpp"
 #include "arus/app/preflight.hpp"
-#include "arus/app/admin_endpoint.hpp"
 #include "arus/app/reload_plan.hpp"
 #include "arus/app/server.hpp"
 #include "arus/config/ini_loader.hpp"
+#include "arus/config/route_sharing.hpp"
 #include "arus/core/clock.hpp"
 #include "arus/core/log.hpp"
 
@@ -74,7 +75,7 @@ void Server::finish_reload(ReloadTrigger trigger, uint64_t started_ms,
     return;
   }
   size_t pending_before = pending_reloads_.size();
-  Result<void> result = try_reload(trigger, started_ms, std::move(loaded));
+  Result<void> result = try_reload(trigger, started_ms, std::move(loaded), !waiters.empty());
   if (!result) {
     stats_->count_reload(false);
     log::error("reload_failed").kv("error", result.error().message);
@@ -102,7 +103,8 @@ void Server::finish_reload(ReloadTrigger trigger, uint64_t started_ms,
 // Each step that can fail runs before the first change. Of the commit at the end only
 // starting the moved stats endpoint can fail (its socket is bound already); that is
 // logged as stats_failed, and the rest of the reload stands.
-Result<void> Server::try_reload(ReloadTrigger trigger, uint64_t started_ms, Result<Config> loaded) {
+Result<void> Server::try_reload(ReloadTrigger trigger, uint64_t started_ms, Result<Config> loaded,
+                                bool plan_wanted) {
   if (!loaded) return std::move(loaded).error();
   if (trigger == ReloadTrigger::kConfigFile && loaded->source == snapshot_->config->source) {
     log::debug("reload_skipped").kv("reason", "configuration unchanged");
@@ -111,6 +113,9 @@ Result<void> Server::try_reload(ReloadTrigger trigger, uint64_t started_ms, Resu
   // As at start-up, before any filter is opened; `user` applies at the next start, so
   // the user to check for is the one the proxy runs as now.
   if (auto safe = check_filter_sources(*loaded, geteuid()); !safe) return std::move(safe).error();
+  // An unchanged route is one object in both configurations: its runtime, stats rows and
+  // per-worker tables are reused instead of built again (build_snapshot, StatsTable::apply).
+  share_unchanged_routes(*loaded, *snapshot_->config);
   ConfigPtr config = std::make_shared<const Config>(std::move(*loaded));
   auto built = build_snapshot(config, snapshot_.get());
   if (!built) return std::move(built).error();
@@ -158,8 +163,11 @@ Result<void> Server::try_reload(ReloadTrigger trigger, uint64_t started_ms, Resu
     admin_fd = std::move(*fd);
   }
 
-  // The plan is made before the commit, against the configuration running until then.
-  std::string plan_json = render_plan_json(plan_reload(running, *config, live_connections()));
+  // The plan is made before the commit, against the configuration running until then, and
+  // only for an answer: it lists every listener, so a file reload of thousands of routes
+  // that nobody waits for makes none.
+  std::string plan_json;
+  if (plan_wanted) plan_json = render_plan_json(plan_reload(running, *config, live_connections()));
 
   // Commit.
   warn_restart_only_changes(*config);

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 namespace arus {
 namespace {
@@ -159,7 +160,35 @@ Result<SocketAddress> resolve(const HostPort& host_port) {
   return all->front();
 }
 
+namespace {
+
+// A plain IPv4 or IPv6 literal (no scope, no short forms such as "127.1", which only
+// getaddrinfo reads), parsed without getaddrinfo: a reload of thousands of routes reads
+// tens of thousands of them, and each getaddrinfo allocates. Null for anything else.
+std::optional<SocketAddress> plain_literal(const std::string& host, uint16_t port) {
+  sockaddr_storage storage{};
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
+  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    return SocketAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(v4), sizeof(sockaddr_in));
+  }
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
+  if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    return SocketAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(v6),
+                                        sizeof(sockaddr_in6));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 Result<std::vector<SocketAddress>> resolve_all(const HostPort& host_port) {
+  if (auto literal = plain_literal(host_port.host, host_port.port)) {
+    return std::vector<SocketAddress>{*literal};
+  }
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -202,6 +231,7 @@ Result<std::vector<SocketAddress>> resolve_all(const HostPort& host_port) {
 }
 
 bool is_ip_literal(const std::string& host) noexcept {
+  if (plain_literal(host, 0)) return true;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;

@@ -8,8 +8,9 @@
 
 #include "arus/config/backend_addresses.hpp"
 #include "arus/config/config_error.hpp"
-#include "arus/plugin/plugin_loader.hpp"
+#include "arus/config/route_sharing.hpp"
 #include "arus/core/clock.hpp"
+#include "arus/plugin/plugin_loader.hpp"
 #include "arus/worker/admission.hpp"
 #include "arus/worker/source_limits.hpp"
 
@@ -52,6 +53,15 @@ void share_backend_state(const RouteRuntime* kept, RouteRuntime& to) {
   }
 }
 
+// The running runtime of a route that runs the same in the new configuration: reused as
+// it is, with its backends' health, caps, queue, counts and stats rows, so a reload's cost
+// follows what changed. A route with a filter is built again on a file reload (the filter
+// file may have changed on disk, or plugin_dir), as before; a DNS refresh keeps it.
+bool reusable(const RouteRuntime& kept, const RouteConfig& route, FilterLoad filters) {
+  if (!route.filter.empty() && filters != FilterLoad::kKeepRunning) return false;
+  return same_route_settings(kept.config, route);
+}
+
 }  // namespace
 
 Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config, const Snapshot* previous,
@@ -60,15 +70,22 @@ Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config, const Snapsho
   snapshot->config = std::move(config);
   const Config& whole = *snapshot->config;
   // The running generation's routes by name, looked up once per route.
-  std::unordered_map<std::string_view, const RouteRuntime*> running;
+  std::unordered_map<std::string_view, const std::shared_ptr<RouteRuntime>*> running;
   if (previous != nullptr) {
     running.reserve(previous->routes.size());
-    for (const auto& route : previous->routes) running.emplace(route->config.name, route.get());
+    for (const auto& route : previous->routes) running.emplace(route->config.name, &route);
   }
   snapshot->routes.reserve(whole.routes.size());
-  for (const RouteConfig& route : whole.routes) {
+  snapshot->reused_routes.resize(whole.routes.size());
+  for (size_t i = 0; i < whole.routes.size(); ++i) {
+    const RouteConfig& route = whole.routes[i];
     auto found = running.find(route.name);
-    const RouteRuntime* kept = found != running.end() ? found->second : nullptr;
+    const RouteRuntime* kept = found != running.end() ? found->second->get() : nullptr;
+    if (kept != nullptr && reusable(*kept, route, filters)) {
+      snapshot->routes.push_back(*found->second);
+      snapshot->reused_routes[i] = true;
+      continue;
+    }
     FilterInstancePtr filter;
     if (filters == FilterLoad::kKeepRunning && kept != nullptr &&
         kept->config.filter == route.filter && kept->config.filter_args == route.filter_args) {
@@ -84,7 +101,8 @@ Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config, const Snapsho
     // A shared count keeps the old cap until the caller commits the reload (set_limit).
     std::shared_ptr<Admission> admission =
         kept != nullptr ? kept->admission : std::make_shared<Admission>(route.max_connections);
-    auto runtime = std::make_unique<RouteRuntime>(route, std::move(filter), std::move(admission));
+    auto runtime = std::make_shared<RouteRuntime>(route, std::move(filter), std::move(admission));
+    runtime->config_owner = whole.routes.pointer(i);
     share_backend_state(kept, *runtime);
     if (kept != nullptr) runtime->queue = kept->queue;
     runtime->source_limits = kept != nullptr
@@ -96,7 +114,9 @@ Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config, const Snapsho
 }
 
 void apply_limits(const Snapshot& snapshot) {
-  for (const auto& route : snapshot.routes) {
+  for (size_t r = 0; r < snapshot.routes.size(); ++r) {
+    if (snapshot.reused(r)) continue;  // the running route's limits, unchanged
+    const auto& route = snapshot.routes[r];
     route->admission->set_limit(route->config.max_connections);
     route->source_limits->set_config(route->config.limits);
     for (size_t i = 0; i < route->backend_count; ++i) {
@@ -109,7 +129,11 @@ void apply_limits(const Snapshot& snapshot) {
 
 void attach_stats(Snapshot& snapshot, StatsTable& stats, uint64_t generation) {
   snapshot.generation = generation;
-  for (auto& route : snapshot.routes) {
+  for (size_t r = 0; r < snapshot.routes.size(); ++r) {
+    // A runtime reused from the running snapshot is attached already, and workers read it:
+    // its rows are the ones the table kept for its unchanged route (StatsTable::apply).
+    auto& route = snapshot.routes[r];
+    if (snapshot.reused(r) && route->counters.route) continue;
     route->counters = stats.counters_for(route->config);
     if (route->counters.route) stats.show_queue(*route->counters.route, route->queue);
     for (size_t i = 0; i < route->backend_count; ++i) {

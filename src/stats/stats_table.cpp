@@ -130,12 +130,17 @@ uint64_t StatsTable::apply(const Config& config) {
   std::vector<std::shared_ptr<RouteStats>> next;
   std::unordered_map<std::string_view, std::shared_ptr<RouteStats>> next_index;
   next.reserve(config.routes.size());
-  for (const RouteConfig& route : config.routes) {
+  for (size_t i = 0; i < config.routes.size(); ++i) {
+    const RouteConfig& route = config.routes[i];
     if (next_index.count(route.name) != 0) continue;  // duplicates are refused by the loader
     std::shared_ptr<RouteStats> row = take_row(route.name);
-    row->retired_ = false;
-    row->listen_ = route.listen_name;
-    reconcile_backends(*row, route);
+    std::shared_ptr<const RouteConfig> object = config.routes.pointer(i);
+    if (row->retired_ || row->applied_ != object) {  // else: unchanged since the last apply
+      row->retired_ = false;
+      row->listen_ = route.listen_name;
+      reconcile_backends(*row, route);
+      row->applied_ = std::move(object);
+    }
     next_index.emplace(row->name(), row);
     next.push_back(std::move(row));
   }

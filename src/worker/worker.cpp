@@ -48,23 +48,48 @@ Worker::Worker(unsigned index, std::unique_ptr<Reactor> reactor, Admission& glob
       on_exit_(std::move(on_exit)),
       pipes_(kPooledPipes, kPipeSizeBytes, nullptr, kLargePipes) {}
 
-std::unique_ptr<Worker::Generation> Worker::make_generation(SnapshotPtr snapshot) const {
+std::unique_ptr<Worker::Generation> Worker::make_generation(SnapshotPtr snapshot,
+                                                            const Generation* previous) const {
   auto generation = std::make_unique<Generation>();
   size_t route_count = snapshot->routes.size();
   bool access_log = snapshot->config->global.access_log;
   generation->balancers.reserve(route_count);
-  generation->backend_stats.reserve(route_count);  // no reallocation: routes point in
+  generation->backend_stats.reserve(route_count);
   generation->routes.reserve(route_count);
-  for (const auto& route : snapshot->routes) {
-    generation->balancers.push_back(
-        std::make_unique<Balancer>(route->config.balance, route->backend_count));
-    std::vector<BackendShard*>& backend_stats = generation->backend_stats.emplace_back();
-    for (const auto& backend : route->counters.backends) {
-      backend_stats.push_back(&backend->shard(index_));
+  // Where a reused runtime was in the previous generation: the same place unless the
+  // file moved it (then looked up by runtime, the map made once).
+  constexpr size_t kBuilt = SIZE_MAX;
+  std::unordered_map<const RouteRuntime*, size_t> before;
+  auto previous_index = [&](size_t i, const RouteRuntime* runtime) -> size_t {
+    if (previous == nullptr || !snapshot->reused(i)) return kBuilt;
+    if (i < previous->routes.size() && previous->routes[i].runtime == runtime) return i;
+    if (before.empty()) {
+      before.reserve(previous->routes.size());
+      for (size_t j = 0; j < previous->routes.size(); ++j) {
+        before.emplace(previous->routes[j].runtime, j);
+      }
+    }
+    auto found = before.find(runtime);
+    return found != before.end() ? found->second : kBuilt;
+  };
+  for (size_t i = 0; i < route_count; ++i) {
+    const auto& route = snapshot->routes[i];
+    if (size_t kept = previous_index(i, route.get()); kept != kBuilt) {
+      generation->balancers.push_back(previous->balancers[kept]);
+      generation->backend_stats.push_back(previous->backend_stats[kept]);
+    } else {
+      generation->balancers.push_back(
+          std::make_shared<Balancer>(route->config.balance, route->backend_count));
+      auto backend_stats = std::make_shared<std::vector<BackendShard*>>();
+      backend_stats->reserve(route->counters.backends.size());
+      for (const auto& backend : route->counters.backends) {
+        backend_stats->push_back(&backend->shard(index_));
+      }
+      generation->backend_stats.push_back(std::move(backend_stats));
     }
     generation->routes.push_back(WorkerRoute{route.get(), generation->balancers.back().get(),
                                              &route->counters.route->shard(index_),
-                                             &backend_stats, access_log});
+                                             generation->backend_stats.back().get(), access_log});
   }
   generation->snapshot = std::move(snapshot);
   return generation;
@@ -135,12 +160,23 @@ void Worker::adopt(SnapshotPtr snapshot, std::shared_ptr<std::vector<UniqueFd>> 
   reactor_->post([this, snapshot = std::move(snapshot), fresh = std::move(fresh_listeners),
                   on_adopted = std::move(on_adopted)] {
     if (draining_ || stopping_) return;  // listeners are gone; nothing new will start
-    const std::vector<RouteConfig>& routes = snapshot->config->routes;
+    const auto& routes = snapshot->config->routes;
+    // The old listeners by address, made only when one is not where its route was: a
+    // reload that adds or removes no route keeps every listener in its place.
     std::unordered_map<SocketAddress, std::unique_ptr<Listener>*, SocketAddressHash> running;
-    running.reserve(listeners_.size());
-    for (auto& old : listeners_) {
-      if (old) running.emplace(old->address(), &old);
-    }
+    auto running_on = [&](size_t i) -> std::unique_ptr<Listener>* {
+      if (i < listeners_.size() && listeners_[i] && listeners_[i]->address() == routes[i].listen) {
+        return &listeners_[i];
+      }
+      if (running.empty()) {
+        running.reserve(listeners_.size());
+        for (auto& old : listeners_) {
+          if (old) running.emplace(old->address(), &old);
+        }
+      }
+      auto old = running.find(routes[i].listen);
+      return old != running.end() ? old->second : nullptr;
+    };
     std::vector<std::unique_ptr<Listener>> listeners;
     listeners.reserve(routes.size());
     for (size_t i = 0; i < routes.size(); ++i) {
@@ -155,14 +191,15 @@ void Worker::adopt(SnapshotPtr snapshot, std::shared_ptr<std::vector<UniqueFd>> 
         continue;
       }
       // Same address as before: keep the very socket, so no client is ever refused.
-      if (auto old = running.find(routes[i].listen); old != running.end() && *old->second) {
-        (*old->second)->set_route_index(i);
-        listeners.push_back(std::move(*old->second));
+      if (std::unique_ptr<Listener>* old = running_on(i); old != nullptr && *old) {
+        (*old)->set_route_index(i);
+        listeners.push_back(std::move(*old));
       }
     }
     listeners_ = std::move(listeners);  // what was not kept closes here
+    std::unique_ptr<Generation> next = make_generation(snapshot, current_.get());
     if (current_->open_connections > 0) retired_.push_back(std::move(current_));
-    current_ = make_generation(snapshot);
+    current_ = std::move(next);
     on_adopted();
   });
 }

@@ -87,6 +87,26 @@ TEST(Resolve, Ipv6Literal) {
   EXPECT_EQ(a.to_string(), "[::1]:443");
 }
 
+// Plain literals are read without getaddrinfo (a reload reads thousands): the same
+// addresses as getaddrinfo's, and the forms only getaddrinfo reads still read.
+TEST(Resolve, LiteralsReadWithoutGetaddrinfoEqualItsAnswers) {
+  for (const char* host :
+       {"127.0.0.1", "10.1.2.3", "0.0.0.0", "::1", "::", "fe80::1:2", "::ffff:10.0.0.1"}) {
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST;
+    addrinfo* raw = nullptr;
+    ASSERT_EQ(getaddrinfo(host, "81", &hints, &raw), 0) << host;
+    SocketAddress expected = SocketAddress::from_sockaddr(raw->ai_addr, raw->ai_addrlen);
+    freeaddrinfo(raw);
+    EXPECT_EQ(must_resolve(host, 81), expected) << host;
+    EXPECT_TRUE(is_ip_literal(host)) << host;
+  }
+  EXPECT_EQ(must_resolve("127.1", 80).to_string(), "127.0.0.1:80") << "inet_aton's short form";
+  EXPECT_TRUE(is_ip_literal("127.1"));
+  EXPECT_FALSE(is_ip_literal("localhost"));
+}
+
 TEST(Resolve, LocalhostIsLoopback) {
   SocketAddress a = must_resolve("localhost", 9000);
   EXPECT_EQ(a.port(), 9000);

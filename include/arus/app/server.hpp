@@ -80,7 +80,9 @@ class Server {
   void reload(ReloadTrigger trigger, AdminDone waiter = {}) noexcept;
   void finish_reload(ReloadTrigger trigger, uint64_t started_ms, Result<Config> loaded) noexcept;
   // Validate, then swap: everything that can fail happens before anything changes.
-  Result<void> try_reload(ReloadTrigger trigger, uint64_t started_ms, Result<Config> loaded);
+  // `plan_wanted`: someone waits for the answer (POST /reload), which carries the plan.
+  Result<void> try_reload(ReloadTrigger trigger, uint64_t started_ms, Result<Config> loaded,
+                          bool plan_wanted);
   void warn_restart_only_changes(const Config& next) const;
   // A refresh of the backend line written as `backend` in `route` answered (control
   // thread): a failure keeps the last good addresses and warns; a changed set is applied

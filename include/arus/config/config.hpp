@@ -14,6 +14,7 @@
 #include "arus/config/health_check_config.hpp"
 #include "arus/config/limits_config.hpp"
 #include "arus/config/proxy_protocol_config.hpp"
+#include "arus/config/route_list.hpp"
 #include "arus/core/log.hpp"
 #include "arus/net/address.hpp"
 
@@ -41,6 +42,8 @@ struct BackendConfig {
 struct DnsConfig {
   // dns_refresh_ms: how often each name is resolved again; 0 = only at load and reload.
   uint64_t refresh_ms = 30000;
+
+  bool operator==(const DnsConfig&) const = default;
 };
 
 struct RouteConfig {
@@ -83,7 +86,7 @@ struct Config {
   std::string path;    // the path given to -c, as given
   std::string source;  // the file's bytes, so a reload can skip identical content
   GlobalConfig global;
-  std::vector<RouteConfig> routes;
+  RouteList<RouteConfig> routes;  // each in its own object: see route_list.hpp
 };
 
 using ConfigPtr = std::shared_ptr<const Config>;

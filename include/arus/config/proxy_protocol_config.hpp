@@ -15,6 +15,8 @@ struct ProxyProtocolConfig {
   bool accept = false;                // accept_proxy: clients start with a PROXY header
   uint64_t header_timeout_ms = 3000;  // proxy_header_timeout_ms: the header's deadline
   SendProxy send = SendProxy::kOff;   // send_proxy: the header written to the backend
+
+  bool operator==(const ProxyProtocolConfig&) const = default;
 };
 
 // True for the three keys above.

@@ -24,11 +24,17 @@ struct RouteRuntime {
   RouteRuntime(const RouteConfig& route_config, FilterInstancePtr filter_instance,
                std::shared_ptr<Admission> route_admission);
 
-  const RouteConfig& config;                 // lives in the Snapshot's Config
+  const RouteConfig& config;  // lives in config_owner, or the caller's
+  // The object `config` lives in (Config::routes.pointer()): a runtime outlives the Config
+  // it was built with when a reload reuses it for an unchanged route. Null in tests that
+  // build a runtime by hand and keep its RouteConfig alive themselves.
+  std::shared_ptr<const RouteConfig> config_owner;
   std::unique_ptr<BackendState[]> backends;  // one per config.backends, same order
   size_t backend_count;
   FilterInstancePtr filter;     // null: the splice path
-  RouteCounters counters;       // this route's stats rows (kept alive here); attach_stats
+  // This route's stats rows (kept alive here); set by attach_stats before the runtime is
+  // shared, never after (a reused runtime keeps its rows: its route is unchanged).
+  RouteCounters counters;
   // route max_connections. Shared with the previous snapshot's route of the same name, so
   // connections still open on the old configuration keep counting against the cap.
   std::shared_ptr<Admission> admission;
@@ -43,7 +49,14 @@ struct RouteRuntime {
 struct Snapshot {
   ConfigPtr config;
   uint64_t generation = 0;
-  std::vector<std::unique_ptr<RouteRuntime>> routes;  // in config order
+  // In config order. Shared: a reload's snapshot holds the very runtime of each route it
+  // has unchanged (build_snapshot), so the generations alive at once share it.
+  std::vector<std::shared_ptr<RouteRuntime>> routes;
+  // Per route: true when routes[i] is the running snapshot's runtime, reused as it was
+  // (attached to its stats rows, its limits applied). Empty: none (start-up, tests).
+  std::vector<bool> reused_routes;
+
+  bool reused(size_t i) const noexcept { return i < reused_routes.size() && reused_routes[i]; }
 };
 
 using SnapshotPtr = std::shared_ptr<const Snapshot>;

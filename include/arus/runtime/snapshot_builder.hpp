@@ -17,9 +17,12 @@ namespace arus {
 // Builds the runtime of `config`: loads and creates every route's filter. Fails, with
 // the filter file and reason, when a filter does not load. Blocks on the file system and
 // runs filter code: start-up and reload only. The result has no stats rows yet.
-// `previous` (the running snapshot, or null) shares its per-route connection counts with
-// routes that keep their name, and its backends' health objects with the backends they
-// keep (same route name, same HOST:PORT): one health state per backend across reloads.
+// `previous` (the running snapshot, or null) lends its very runtime to each route that
+// runs the same (same_route_settings; a route with a filter only on a DNS refresh),
+// marked in Snapshot::reused_routes: only changed routes are built. With those it shares
+// its per-route connection counts when they keep their name, and its backends' health
+// objects with the backends they keep (same route name, same HOST:PORT): one health
+// state per backend across reloads.
 // kKeepRunning (a DNS refresh: same file, new addresses) reuses `previous`'s filter
 // instance for every route whose filter and filter_args are unchanged instead of loading
 // the filter file again.
@@ -28,14 +31,15 @@ Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config,
                                                  const Snapshot* previous = nullptr,
                                                  FilterLoad filters = FilterLoad::kLoad);
 
-// A reload's commit: the caps of `snapshot` (route max_connections, backends'
-// max_connections) replace the ones its shared counts carried over, and each route's
-// queue is served, since a raised cap may make room. Any thread.
+// A reload's commit: the caps of `snapshot`'s routes built anew (route max_connections,
+// backends' max_connections) replace the ones their shared counts carried over, and each
+// such route's queue is served, since a raised cap may make room. Any thread.
 void apply_limits(const Snapshot& snapshot);
 
-// Finds each route's stats rows in `stats` (which must have applied the snapshot's
-// config), points each backend row's arus_backend_up at the backend's health, and sets
-// the generation. Call before the snapshot is shared, at start-up or a reload's commit.
+// Finds each built (not reused) route's stats rows in `stats` (which must have applied
+// the snapshot's config), points each backend row's arus_backend_up at the backend's
+// health, and sets the generation. Call before the snapshot is shared, at start-up or a
+// reload's commit.
 void attach_stats(Snapshot& snapshot, StatsTable& stats, uint64_t generation);
 
 }  // namespace arus

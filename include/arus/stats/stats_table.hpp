@@ -116,6 +116,10 @@ class RouteStats {
   bool retired_ = false;
   std::vector<std::shared_ptr<BackendStats>> backends_;          // config order
   std::vector<std::shared_ptr<BackendStats>> retired_backends_;  // removed, maybe still held
+  // The route object the rows were last reconciled with. The same object at the next
+  // apply() (a reload shares an unchanged route's object: RouteList::share) has the same
+  // backends: nothing to reconcile. Held, so its address cannot be reused by another.
+  std::shared_ptr<const RouteConfig> applied_;
   std::shared_ptr<const BackendQueue> queue_;  // arus_queue_length; null: 0
 };
 

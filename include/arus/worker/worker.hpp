@@ -87,15 +87,18 @@ class Worker final : public ConnectionHost, public AcceptSink {
   // (their group) and into `routes`, so it lives until its last connection has closed.
   struct Generation final : ConnectionGroup {
     SnapshotPtr snapshot;
-    std::vector<std::unique_ptr<Balancer>> balancers;        // one per route
-    std::vector<std::vector<BackendShard*>> backend_stats;   // per route, per backend
+    // One per route; a route the reload left unchanged (the same RouteRuntime) shares
+    // them with the generation before, so adopting builds only the changed routes'.
+    std::vector<std::shared_ptr<Balancer>> balancers;
+    std::vector<std::shared_ptr<const std::vector<BackendShard*>>> backend_stats;  // per backend
     std::vector<WorkerRoute> routes;                         // fixed size once built
     size_t open_connections = 0;
   };
 
   Worker(unsigned index, std::unique_ptr<Reactor> reactor, Admission& global_admission,
          std::function<void()> on_exit);
-  std::unique_ptr<Generation> make_generation(SnapshotPtr snapshot) const;
+  std::unique_ptr<Generation> make_generation(SnapshotPtr snapshot,
+                                              const Generation* previous = nullptr) const;
   void run() noexcept;
   void refuse(const WorkerRoute& route, std::atomic<uint64_t>& reason_counter,
               UniqueFd client_fd, const SocketAddress& client) noexcept;
