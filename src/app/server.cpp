@@ -14,6 +14,7 @@
 #include "arus/app/preflight.hpp"
 #include "arus/config/config_error.hpp"
 #include "arus/core/log.hpp"
+#include "arus/core/thread_priority.hpp"
 #include "arus/net/socket.hpp"
 #include "arus/runtime/health_targets.hpp"
 
@@ -243,6 +244,14 @@ int Server::run() {
       .kv("workers", static_cast<uint64_t>(workers_.size()))
       .kv("routes", static_cast<uint64_t>(config.routes.size()))
       .kv("config", config.path);
+  // This thread builds each reload's generation, and the resolver threads it starts parse
+  // the file: ~50 ms of CPU for 5,000 routes. At nice 19 that work waits for the workers
+  // instead of delaying their clients when they share a core (the loaded route's p99
+  // during reloads 5.2 -> 2.8 ms in the reload-at-scale benchmark); the workers and the
+  // health checker were started before, at the process's own priority.
+  if (int error = lower_this_thread_priority(); error != 0) {
+    log::warn("priority_unchanged").kv("thread", "control").kv("error", strerror(error));
+  }
   while (!done_) control_->run_once(-1);
   for (auto& worker : workers_) worker->join();
   if (checker_) checker_->stop();
@@ -288,7 +297,8 @@ void Server::on_worker_exit() noexcept {
 
 void Server::update_health_checks() noexcept {
   std::vector<HealthTarget> targets = prepare_health_checks(*snapshot_);
-  if (targets.empty() && !checker_) return;  // never checked anything: no thread needed
+  // Made at start-up even with nothing to check, so that its thread starts before the
+  // control thread lowers its own priority (run()): probes keep the workers' priority.
   if (!checker_) {
     auto checker = HealthChecker::create();
     if (!checker) {

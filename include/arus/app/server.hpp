@@ -105,8 +105,8 @@ class Server {
   void on_grace_expired() noexcept;
   void on_worker_exit() noexcept;
   uint64_t active_connections() const noexcept;
-  // Hands the running snapshot's checked backends to checker_, which is made (and, once
-  // run() has begun, started) the first time a route has health checks on.
+  // Hands the running snapshot's checked backends to checker_, which is made at start-up
+  // (made and started here only if that failed, and a later snapshot checks backends).
   void update_health_checks() noexcept;
 
   std::unique_ptr<StatsTable> stats_;  // outlives everything that counts on it
@@ -117,7 +117,7 @@ class Server {
   std::string admin_socket_path_;              // the unix socket we made, removed at exit
   std::unique_ptr<ConfigWatcher> watcher_;     // on control_
   std::unique_ptr<Resolver> resolver_;         // reloads' name lookups; posts to control_
-  std::unique_ptr<HealthChecker> checker_;     // null until a route has health checks on
+  std::unique_ptr<HealthChecker> checker_;     // made at start-up; null only if that failed
   bool running_ = false;                       // run() has started the threads
   std::unique_ptr<DnsRefresher> dns_refresher_;  // backend names, every dns_refresh_ms
   // A reload waits for resolver_ (loading), and the trigger to reload with once it is
