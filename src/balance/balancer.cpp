@@ -7,18 +7,10 @@
 #include <cmath>
 
 #include "arus/config/backend_addresses.hpp"
+#include "arus/core/hash_mix.hpp"
 
 namespace arus {
 namespace {
-
-constexpr uint64_t splitmix64_finalize(uint64_t x) noexcept {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  x ^= x >> 31;
-  return x;
-}
 
 uint64_t fnv1a(std::string_view bytes) noexcept {
   uint64_t h = 0xcbf29ce484222325ull;

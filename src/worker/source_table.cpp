@@ -1,6 +1,8 @@
 // SourceTable: a bounded open-addressing map of client IPs with CLOCK eviction.
 #include "arus/worker/source_table.hpp"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <atomic>
 #include <bit>
@@ -10,7 +12,7 @@
 #include <memory>
 #include <new>
 
-#include <sys/mman.h>
+#include "arus/core/hash_mix.hpp"
 
 namespace arus {
 namespace {
@@ -19,15 +21,6 @@ constexpr size_t kFirstSlots = 16;
 constexpr size_t kHugePage = size_t{2} << 20;
 // Sources with open connections the CLOCK hand passes over, at most, to find an idle one.
 constexpr size_t kMaxKeptBusy = 64;
-
-constexpr uint64_t mix(uint64_t x) noexcept {  // splitmix64's finalizer
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  x ^= x >> 31;
-  return x;
-}
 
 }  // namespace
 
@@ -41,7 +34,8 @@ SourceKey SourceKey::of(std::string_view ip_bytes) noexcept {
 uint64_t SourceTable::random_seed() noexcept {
   static std::atomic<uint64_t> counter{0};
   const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-  return mix(static_cast<uint64_t>(now) ^ mix(counter.fetch_add(1, std::memory_order_relaxed)));
+  return splitmix64_finalize(static_cast<uint64_t>(now) ^
+                             splitmix64_finalize(counter.fetch_add(1, std::memory_order_relaxed)));
 }
 
 SourceTable::SourceTable(size_t capacity, uint64_t seed)
@@ -57,7 +51,8 @@ uint64_t SourceTable::hash_of(const SourceKey& key) const noexcept {
   uint64_t high;
   std::memcpy(&low, key.bytes.data(), 8);
   std::memcpy(&high, key.bytes.data() + 8, 8);
-  return mix(mix(low ^ seed_) ^ high ^ (uint64_t{key.length} << 56));
+  return splitmix64_finalize(splitmix64_finalize(low ^ seed_) ^ high ^
+                             (uint64_t{key.length} << 56));
 }
 
 size_t SourceTable::probe(const SourceKey& key, uint64_t hash) const noexcept {

@@ -16,6 +16,7 @@
 #include "arus/plugin/filter_session.hpp"
 #include "arus/plugin/plugin_loader.hpp"
 #include "arus/relay/filter_stage.hpp"
+#include "filter_test_util.hpp"
 
 namespace arus::testing {
 
@@ -106,8 +107,8 @@ class Harness {
       OutputPiece piece = s.next_output();
       if (piece.kind == OutputPiece::Kind::kNone) break;
       std::string& pipe = pipe_[direction];
-      if (piece.length > (piece.kind == OutputPiece::Kind::kBytes ? piece.bytes.size()
-                                                                  : pipe.size())) {
+      if (piece.length >
+          (piece.kind == OutputPiece::Kind::kBytes ? piece.bytes.size() : pipe.size())) {
         ADD_FAILURE() << "a piece longer than what backs it";
         break;
       }
@@ -182,6 +183,29 @@ class Harness {
   size_t sent_copied_[2] = {0, 0};
   size_t sent_spliced_[2] = {0, 0};
   size_t dropped_[2] = {0, 0};
+};
+
+// A C test filter compiled and loaded once: made in a suite's SetUpTestSuite().
+class CompiledFilter {
+ public:
+  CompiledFilter(const std::string& name, const std::string& source) {
+    error_ = compile_filter(dir_.path(), name, source);
+    if (!error_.empty()) return;
+    auto loaded = load_filter(dir_.path(), name);
+    if (loaded.ok()) {
+      plugin_ = *loaded;
+    } else {
+      error_ = loaded.error().message;
+    }
+  }
+
+  const std::string& error() const { return error_; }  // "" once loaded
+  const std::shared_ptr<const FilterPlugin>& plugin() const { return plugin_; }
+
+ private:
+  TempDir dir_;
+  std::string error_;
+  std::shared_ptr<const FilterPlugin> plugin_;
 };
 
 }  // namespace arus::testing

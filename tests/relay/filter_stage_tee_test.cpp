@@ -23,12 +23,11 @@
 namespace arus {
 namespace {
 
-using testing::compile_filter;
+using testing::CompiledFilter;
 using testing::Harness;
 using testing::kB2C;
 using testing::kC2B;
 using testing::StderrCapture;
-using testing::TempDir;
 
 // filter_args picks a behaviour:
 //   pass       copies what fits; CLOSE on a 'q'
@@ -123,42 +122,24 @@ std::string pattern(size_t size) {
 
 class FilterStageTeeTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    error_ = new std::string(compile_filter(dir_->path(), "teefilter.so", kTeeFilterSource));
-    if (!error_->empty()) return;
-    auto loaded = load_filter(dir_->path(), "teefilter.so");
-    if (loaded.ok()) {
-      plugin_ = new std::shared_ptr<const FilterPlugin>(*loaded);
-    } else {
-      *error_ = loaded.error().message;
-    }
-  }
+  static void SetUpTestSuite() { filter_ = new CompiledFilter("teefilter.so", kTeeFilterSource); }
   static void TearDownTestSuite() {
-    delete plugin_;
-    delete error_;
-    delete dir_;
-    plugin_ = nullptr;
-    error_ = nullptr;
-    dir_ = nullptr;
+    delete filter_;
+    filter_ = nullptr;
   }
   void SetUp() override {
-    ASSERT_EQ(*error_, "");
+    ASSERT_EQ(filter_->error(), "");
     buffers_.tee_min_read = 0;  // tee every read the books allow, however small
   }
-  const std::shared_ptr<const FilterPlugin>& filter() { return *plugin_; }
+  const std::shared_ptr<const FilterPlugin>& filter() { return filter_->plugin(); }
 
   static constexpr bool kDrain = true;
   static constexpr bool kTee = true;
 
   FilterBuffers buffers_;
-  static TempDir* dir_;
-  static std::string* error_;
-  static std::shared_ptr<const FilterPlugin>* plugin_;
+  static CompiledFilter* filter_;
 };
-TempDir* FilterStageTeeTest::dir_ = nullptr;
-std::string* FilterStageTeeTest::error_ = nullptr;
-std::shared_ptr<const FilterPlugin>* FilterStageTeeTest::plugin_ = nullptr;
+CompiledFilter* FilterStageTeeTest::filter_ = nullptr;
 
 TEST_F(FilterStageTeeTest, PassThroughGoesFromThePipeOnly) {
   Harness h(filter(), "pass", &buffers_);
@@ -392,9 +373,9 @@ class BufferedPumpTeeTcpTest : public FilterStageTeeTest {
     while (!eof && Clock::now() < deadline &&
            Clock::now() - last_activity < std::chrono::seconds(5)) {
       if (written < input.size()) {
-        ssize_t n = ::send(client_.get(), input.data() + written,
-                           std::min<size_t>(input.size() - written, 100000),
-                           MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n =
+            ::send(client_.get(), input.data() + written,
+                   std::min<size_t>(input.size() - written, 100000), MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) written += static_cast<size_t>(n);
         if (written == input.size()) ::shutdown(client_.get(), SHUT_WR);
       }

@@ -18,12 +18,11 @@
 namespace arus {
 namespace {
 
-using testing::compile_filter;
+using testing::CompiledFilter;
 using testing::Harness;
 using testing::kB2C;
 using testing::kC2B;
 using testing::StderrCapture;
-using testing::TempDir;
 
 // filter_args picks a behaviour:
 //   grow10    every input byte becomes 10 copies; consumes only what fits
@@ -141,35 +140,17 @@ ARUS_FILTER_EXPORT const struct arus_filter_api* arus_filter_entry(void) { retur
 class FilterStageTest : public ::testing::Test {
  protected:
   // Compiled and loaded once for the file.
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    error_ = new std::string(compile_filter(dir_->path(), "testfilter.so", kTestFilterSource));
-    if (!error_->empty()) return;
-    auto loaded = load_filter(dir_->path(), "testfilter.so");
-    if (loaded.ok()) {
-      plugin_ = new std::shared_ptr<const FilterPlugin>(*loaded);
-    } else {
-      *error_ = loaded.error().message;
-    }
-  }
+  static void SetUpTestSuite() { filter_ = new CompiledFilter("testfilter.so", kTestFilterSource); }
   static void TearDownTestSuite() {
-    delete plugin_;
-    delete error_;
-    delete dir_;
-    plugin_ = nullptr;
-    error_ = nullptr;
-    dir_ = nullptr;
+    delete filter_;
+    filter_ = nullptr;
   }
-  void SetUp() override { ASSERT_EQ(*error_, ""); }
-  const std::shared_ptr<const FilterPlugin>& test_filter() { return *plugin_; }
+  void SetUp() override { ASSERT_EQ(filter_->error(), ""); }
+  const std::shared_ptr<const FilterPlugin>& test_filter() { return filter_->plugin(); }
 
-  static TempDir* dir_;
-  static std::string* error_;
-  static std::shared_ptr<const FilterPlugin>* plugin_;
+  static CompiledFilter* filter_;
 };
-TempDir* FilterStageTest::dir_ = nullptr;
-std::string* FilterStageTest::error_ = nullptr;
-std::shared_ptr<const FilterPlugin>* FilterStageTest::plugin_ = nullptr;
+CompiledFilter* FilterStageTest::filter_ = nullptr;
 
 TEST_F(FilterStageTest, FilterMayGrowItsOutputTenfold) {
   Harness h(test_filter(), "grow10");
