@@ -337,27 +337,7 @@ TEST_F(FilterStageTeeTest, SmallReadsAreNotTeed) {
 // worker drives it, with a backend that reads slowly (the sink blocks and pipes fill).
 class BufferedPumpTeeTcpTest : public FilterStageTeeTest {
  protected:
-  void connect_all() {
-    test::TcpPair client = test::make_tcp_pair();
-    test::TcpPair backend = test::make_tcp_pair();
-    source_.fd = std::move(client.accepted);
-    client_ = std::move(client.connected);
-    sink_.fd = std::move(backend.connected);
-    backend_ = std::move(backend.accepted);
-    epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
-    ASSERT_TRUE(epoll_.valid());
-    epoll_event source_event{EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLET, {.u32 = 0}};
-    epoll_event sink_event{EPOLLOUT | EPOLLET, {.u32 = 1}};
-    ASSERT_EQ(epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, source_.fd.get(), &source_event), 0);
-    ASSERT_EQ(epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, sink_.fd.get(), &sink_event), 0);
-  }
-
-  static void mark(Endpoint& endpoint, uint32_t events) {
-    if (events & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) endpoint.readable = true;
-    if (events & EPOLLPRI) endpoint.urgent = true;
-    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) endpoint.hangup = true;
-    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) endpoint.writable = true;
-  }
+  void connect_all() { test::connect_direction(source_, sink_, client_, backend_, epoll_); }
 
   // Sends `input` from the client (then its FIN) while pumping, and returns what the
   // backend received up to the FIN, or what it had when nothing moved for 5 s.
@@ -381,7 +361,9 @@ class BufferedPumpTeeTcpTest : public FilterStageTeeTest {
       }
       epoll_event events[2];
       int n = epoll_wait(epoll_.get(), events, 2, resume ? 0 : 5);
-      for (int i = 0; i < n; ++i) mark(events[i].data.u32 == 0 ? source_ : sink_, events[i].events);
+      for (int i = 0; i < n; ++i) {
+        mark_ready(events[i].data.u32 == 0 ? source_ : sink_, events[i].events);
+      }
       if (n > 0 || resume) {
         PumpResult result = buffered_pump(source_, sink_, flow_, stage, pipes, 1 << 20);
         EXPECT_TRUE(result.status == PumpStatus::kBlocked || result.status == PumpStatus::kYield)

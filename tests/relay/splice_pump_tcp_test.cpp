@@ -20,8 +20,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr uint32_t kSourceEvents = EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLET;
-
 // The relay's readiness rules (mark_ready, flow.hpp), for the two sockets of one direction.
 void mark(Endpoint& endpoint, uint32_t events) { mark_ready(endpoint, events); }
 
@@ -35,22 +33,7 @@ class SplicePumpTcpTest : public ::testing::Test {
  protected:
   // One direction client -> backend: source_ is the proxy's client socket, sink_ its
   // backend socket; client_ and backend_ are the peers' ends.
-  void connect_all() {
-    test::TcpPair client = test::make_tcp_pair();
-    test::TcpPair backend = test::make_tcp_pair();
-    source_.fd = std::move(client.accepted);
-    client_ = std::move(client.connected);
-    sink_.fd = std::move(backend.connected);
-    backend_ = std::move(backend.accepted);
-    int one = 1;
-    ASSERT_EQ(setsockopt(client_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0);
-    epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
-    ASSERT_TRUE(epoll_.valid());
-    epoll_event source_event{kSourceEvents, {.u32 = 0}};
-    epoll_event sink_event{EPOLLOUT | EPOLLET, {.u32 = 1}};
-    ASSERT_EQ(epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, source_.fd.get(), &source_event), 0);
-    ASSERT_EQ(epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, sink_.fd.get(), &sink_event), 0);
-  }
+  void connect_all() { test::connect_direction(source_, sink_, client_, backend_, epoll_); }
 
   // Runs the pump on epoll edges only, reading what reaches the backend, until `expected`
   // bytes or the FIN arrived, or nothing happened for `quiet` (a stall), or a minute passed.

@@ -3,12 +3,16 @@
 // socket options) rather than AF_UNIX socketpairs.
 #pragma once
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <gtest/gtest.h>
 
 #include "arus/net/socket.hpp"
+#include "arus/relay/flow.hpp"
 
 namespace arus::test {
 
@@ -35,6 +39,28 @@ inline TcpPair make_tcp_pair() {
   pollfd connected{pair.connected.get(), POLLOUT, 0};
   EXPECT_EQ(poll(&connected, 1, 10'000), 1);
   return pair;
+}
+
+// One relayed direction over real TCP, as a worker holds it: `source` the proxy's client
+// socket, `sink` its backend socket, `client` and `backend` the peers' ends, and `epoll`
+// with the source registered edge-triggered for input (data.u32 0) and the sink for
+// output (data.u32 1). The client sends without Nagle's delay.
+inline void connect_direction(Endpoint& source, Endpoint& sink, UniqueFd& client,
+                              UniqueFd& backend, UniqueFd& epoll) {
+  TcpPair client_side = make_tcp_pair();
+  TcpPair backend_side = make_tcp_pair();
+  source.fd = std::move(client_side.accepted);
+  client = std::move(client_side.connected);
+  sink.fd = std::move(backend_side.connected);
+  backend = std::move(backend_side.accepted);
+  int one = 1;
+  ASSERT_EQ(setsockopt(client.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0);
+  epoll.reset(epoll_create1(EPOLL_CLOEXEC));
+  ASSERT_TRUE(epoll.valid());
+  epoll_event source_event{EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLET, {.u32 = 0}};
+  epoll_event sink_event{EPOLLOUT | EPOLLET, {.u32 = 1}};
+  ASSERT_EQ(epoll_ctl(epoll.get(), EPOLL_CTL_ADD, source.fd.get(), &source_event), 0);
+  ASSERT_EQ(epoll_ctl(epoll.get(), EPOLL_CTL_ADD, sink.fd.get(), &sink_event), 0);
 }
 
 }  // namespace arus::test
