@@ -17,8 +17,6 @@
 namespace arus {
 namespace {
 
-constexpr unsigned kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
-
 // /dev/null, where dropped pipe bytes are spliced without a copy: one descriptor for the
 // process, opened when first needed. -1 while it cannot be opened (EMFILE): drops are
 // then read away instead, and it is tried again next time.
@@ -33,10 +31,6 @@ int null_sink() noexcept {
     return current;
   }
   return opened;
-}
-
-void release_pipe_if_empty(Flow& flow, PipePool& pipes) noexcept {
-  if (flow.pipe_bytes == 0 && flow.pipe.valid()) pipes.release(std::move(flow.pipe));
 }
 
 // Discards the first `length` bytes of the flow's pipe (length <= flow.pipe_bytes).
@@ -67,7 +61,7 @@ WriteOutcome write_pending(Endpoint& sink, Flow& flow, FilterStage& stage, PipeP
       if (n > 0) {
         stage.consume_output(static_cast<size_t>(n));
         flow.pipe_bytes -= static_cast<size_t>(n);
-        release_pipe_if_empty(flow, pipes);
+        flow.release_pipe_if_empty(pipes);
         continue;
       }
       if (n < 0 && errno == EINTR) continue;
@@ -89,7 +83,7 @@ WriteOutcome write_pending(Endpoint& sink, Flow& flow, FilterStage& stage, PipeP
       result.moved += static_cast<size_t>(n);
       if (piece.kind == Kind::kPipe) {
         flow.pipe_bytes -= static_cast<size_t>(n);
-        release_pipe_if_empty(flow, pipes);
+        flow.release_pipe_if_empty(pipes);
       }
     } else if (n < 0 && errno == EAGAIN) {
       sink.writable = false;
@@ -133,7 +127,7 @@ TeeRead tee_read(Endpoint& source, Flow& flow, PipePool& pipes, std::span<uint8_
   if (n <= 0) {
     const int error = n < 0 ? errno : 0;
     pipes.release(std::move(copy));  // nothing went in
-    release_pipe_if_empty(flow, pipes);
+    flow.release_pipe_if_empty(pipes);
     if (n == 0 || (error == EAGAIN && source.urgent)) return TeeRead::kPlain;
     if (error == EAGAIN) {
       // The copy pipe was empty, so EAGAIN cannot mean "pipe full": the socket is dry.
@@ -172,7 +166,7 @@ TeeRead tee_read(Endpoint& source, Flow& flow, PipePool& pipes, std::span<uint8_
                         .hangup = source.hangup};
   pipes.release(std::move(copy));
   flow.pipe_bytes += static_cast<size_t>(teed);
-  release_pipe_if_empty(flow, pipes);
+  flow.release_pipe_if_empty(pipes);
   // A short read into an empty pipe proves the socket drained: no read to see EAGAIN.
   if (proves_drained(read)) source.readable = false;
   *got = length;

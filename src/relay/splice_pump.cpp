@@ -10,15 +10,6 @@
 #include "arus/relay/urgent_mark.hpp"
 
 namespace arus {
-namespace {
-
-constexpr unsigned kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
-
-void release_pipe_if_empty(Flow& flow, PipePool& pipes) noexcept {
-  if (flow.pipe_bytes == 0 && flow.pipe.valid()) pipes.release(std::move(flow.pipe));
-}
-
-}  // namespace
 
 PumpResult splice_pump(Endpoint& source, Endpoint& sink, Flow& flow, PipePool& pipes,
                        size_t budget) noexcept {
@@ -47,12 +38,12 @@ PumpResult splice_pump(Endpoint& source, Endpoint& sink, Flow& flow, PipePool& p
     // 2. Pipe empty: pass a FIN on, or give the pipe back while the source is quiet.
     if (flow.pipe_bytes == 0) {
       if (flow.source_eof) {
-        release_pipe_if_empty(flow, pipes);
+        flow.release_pipe_if_empty(pipes);
         pass_on_eof(sink, flow);
         break;
       }
       if (!source.readable) {
-        release_pipe_if_empty(flow, pipes);
+        flow.release_pipe_if_empty(pipes);
         break;
       }
     }
@@ -124,7 +115,7 @@ PumpResult splice_pump(Endpoint& source, Endpoint& sink, Flow& flow, PipePool& p
       // when the pipe cannot have filled (proves_drained above).
       if (flow.pipe_bytes == 0) {
         source.readable = false;
-        release_pipe_if_empty(flow, pipes);
+        flow.release_pipe_if_empty(pipes);
         break;
       }
       if (!sink.writable) break;

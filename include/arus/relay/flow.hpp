@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "arus/core/unique_fd.hpp"
 #include "arus/relay/pipe_pool.hpp"
@@ -60,6 +61,10 @@ struct Flow {
   bool done() const noexcept { return sink_shut; }
   // This direction still has work: bytes to read or deliver, or an end to pass on.
   bool active() const noexcept { return !sink_shut && !sink_failed; }
+  // Hands the pipe back to the pool once it holds nothing: idle flows hold no pipe.
+  void release_pipe_if_empty(PipePool& pipes) noexcept {
+    if (pipe_bytes == 0 && pipe.valid()) pipes.release(std::move(pipe));
+  }
 };
 
 }  // namespace arus

@@ -2,6 +2,8 @@
 // makes no pipe2/fcntl calls. Not thread-safe: one pool per worker, used on its thread.
 #pragma once
 
+#include <fcntl.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -9,6 +11,9 @@
 #include "arus/core/unique_fd.hpp"
 
 namespace arus {
+
+// splice(2) flags of the relay: move pages where the kernel can, never block.
+constexpr unsigned kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
 
 // One non-blocking, close-on-exec pipe. Movable, not copyable; closed when destroyed.
 struct Pipe {
