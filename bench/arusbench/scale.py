@@ -129,6 +129,32 @@ class Holder:
 
 # ---- the measurement -------------------------------------------------------------------
 
+# ARUS_BENCH_PERF_DIR=DIR records `perf record -g` of the proxy during each level's wrk
+# run into DIR/scale-TARGET-LEVEL.data, to compare where the time goes at 1k and 9k
+# (`perf report -i FILE --sort sym`). Off by default: perf costs the proxy's core a little.
+PERF_DIR = os.environ.get("ARUS_BENCH_PERF_DIR")
+
+
+def _start_profile(target, level):
+    if not PERF_DIR:
+        return None
+    os.makedirs(PERF_DIR, exist_ok=True)
+    out = os.path.join(PERF_DIR, f"scale-{target.name}-{level}.data")
+    pids = ",".join(str(p) for p in target.pids)
+    return subprocess.Popen(["perf", "record", "-q", "-g", "-p", pids, "-o", out],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _stop_profile(profiler):
+    if profiler is None:
+        return
+    profiler.send_signal(2)  # SIGINT: perf writes its file and exits
+    try:
+        profiler.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        procs.stop(profiler)
+
+
 def measure(target, levels, cpu, seconds, backend_port, work):
     """One round through a freshly started `target`: every level, in increasing order."""
     time.sleep(0.3)
@@ -150,7 +176,9 @@ def measure(target, levels, cpu, seconds, backend_port, work):
             slab = procs.meminfo_kib("Slab")
             window = procs.LoadWindow()
             c0 = target.cpu_ns()
+            profiler = _start_profile(target, level)
             res = loads.wrk(target, cpu, seconds, ACTIVE, close=False)
+            _stop_profile(profiler)
             res.update(window.finish())
             res["cpu_s"] = (target.cpu_ns() - c0) / 1e9
             res.update({
