@@ -94,7 +94,8 @@ report() {
 import json, sys, xml.etree.ElementTree as ET
 out = sys.argv[1]
 res = json.load(open(f"{out}/b.json"))
-names = ["direct", "arus", "arus-filter", "haproxy", "haproxy-splice", "nginx"]
+names = ["direct", "arus", "arus-filter", "arus-filter-copy", "haproxy", "haproxy-splice",
+         "nginx"]
 chains = ["arus-chain", "arus-chain-pp"]  # keep-alive and churn only
 assert res["order"] == names + chains, res["order"]
 for t in chains:
