@@ -143,7 +143,7 @@ ports_free() {
   python3 - "$port_base" <<'PY'
 import socket, sys
 base = int(sys.argv[1])
-for port in range(base, base + 200):
+for port in range(base, base + 300):  # every target: base + 100 + 10 * its index
     with socket.socket() as s:
         if s.connect_ex(("127.0.0.1", port)) == 0:
             raise SystemExit(f"port {port} still accepts")
