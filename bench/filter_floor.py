@@ -2,7 +2,8 @@
 """arus's filter path beside the floor of any user-space relay (docs/performance.md, "The
 filter path"). In one run, alternating, pinned like bench.py (proxies on --proxy-cpu,
 iperf3 client and server on --loadgen-cpu), iperf3 through: arus on a route without a
-filter (splice) and on one with bench/passthrough.c, and bench/copy_relay.c in its three
+filter (splice), on one with bench/passthrough.c (forwarding) and on one with
+bench/passthrough_copy.c (copying), and bench/copy_relay.c in its three
 modes (copy: read, memcpy, send, the least a filter path can do; tee: a pass-through's
 output sent by splice; splice). Prints, per target, Gbit/s, proxy CPU seconds per GB and
 the throughput as a ratio to arus splice in the same round (median and range). A
@@ -34,16 +35,20 @@ class Target:
 
 def build(work):
     relay = os.path.join(work, "copy_relay")
-    plugin = os.path.join(work, "passthrough.so")
     subprocess.run(["cc", "-O2", "-Wall", "-pthread", os.path.join(HERE, "copy_relay.c"),
                     "-o", relay], check=True)
-    subprocess.run(["cc", "-std=c99", "-O2", "-fPIC", "-shared", "-I", os.path.join(REPO, "include"),
-                    os.path.join(HERE, "passthrough.c"), "-o", plugin], check=True)
+    for name in ("passthrough", "passthrough_copy"):
+        subprocess.run(["cc", "-std=c99", "-O2", "-fPIC", "-shared", "-I",
+                        os.path.join(REPO, "include"), os.path.join(HERE, f"{name}.c"),
+                        "-o", os.path.join(work, f"{name}.so")], check=True)
     os.chmod(work, 0o755)
     return relay
 
 
-ARUS_ROUTES = (("splice", 0, ""), ("filter", 1, "filter = passthrough.so\n"))
+# filter: the pass-through that forwards (ARUS_FILTER_FORWARD; it copies on a build
+# without it); filter-copy: the one that copies to `out`.
+ARUS_ROUTES = (("splice", 0, ""), ("filter", 1, "filter = passthrough.so\n"),
+               ("filter-copy", 2, "filter = passthrough_copy.so\n"))
 
 
 def arus_config(work, base, backend, name="arus"):

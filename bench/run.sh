@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# arus-proxy benchmark: installs what it needs, builds the pass-through filter, and runs
-# bench/bench.py (direct, arus splice, arus filter, HAProxy x2, nginx stream).
+# arus-proxy benchmark: installs what it needs, builds the pass-through filters, and runs
+# bench/bench.py (direct, arus splice, arus filter forwarding and copying, HAProxy x2,
+# nginx stream).
 #   bench/run.sh            full run (~20 min): docs/benchmarks.md + docs/benchmarks.svg
 #   bench/run.sh --quick    smoke run (< 2 min): build/bench/quick.md + quick.svg
 # Other options pass through to bench/bench.py (--help). Needs build/arus-proxy (make all).
@@ -81,9 +82,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-cc -std=c99 -Wall -Wextra -O2 -fPIC -shared -Iinclude bench/passthrough.c \
-  -o "$plugin_dir/passthrough.so"
-chmod 755 "$plugin_dir" "$plugin_dir/passthrough.so"
+# passthrough.so forwards (ARUS_FILTER_FORWARD), passthrough_copy.so copies to `out`.
+for plugin in passthrough passthrough_copy; do
+  cc -std=c99 -Wall -Wextra -O2 -fPIC -shared -Iinclude "bench/$plugin.c" \
+    -o "$plugin_dir/$plugin.so"
+  chmod 755 "$plugin_dir/$plugin.so"
+done
+chmod 755 "$plugin_dir"
 
 # Later options win, so a caller's --md/--svg/--json override the defaults.
 python3 "$here/bench.py" --arus-bin "$arus_bin" --plugin-dir "$plugin_dir" \

@@ -94,7 +94,8 @@ report() {
 import json, sys, xml.etree.ElementTree as ET
 out = sys.argv[1]
 res = json.load(open(f"{out}/b.json"))
-names = ["direct", "arus", "arus-filter", "haproxy", "haproxy-splice", "nginx"]
+names = ["direct", "arus", "arus-filter", "arus-filter-copy", "haproxy", "haproxy-splice",
+         "nginx"]
 chains = ["arus-chain", "arus-chain-pp"]  # keep-alive and churn only
 assert res["order"] == names + chains, res["order"]
 for t in chains:
@@ -142,7 +143,7 @@ ports_free() {
   python3 - "$port_base" <<'PY'
 import socket, sys
 base = int(sys.argv[1])
-for port in range(base, base + 200):
+for port in range(base, base + 300):  # every target: base + 100 + 10 * its index
     with socket.socket() as s:
         if s.connect_ex(("127.0.0.1", port)) == 0:
             raise SystemExit(f"port {port} still accepts")

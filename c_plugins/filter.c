@@ -6,6 +6,9 @@
  *               also not as the result of upper
  *   sniff=N     filter the first N bytes of each direction, then hand the direction
  *               back to splice; the counts are logged when the connection closes
+ * Without upper the filter only inspects: on a host that offers ARUS_HOST_FORWARD it
+ * returns ARUS_FILTER_FORWARD for the bytes it lets through instead of copying them to
+ * `out` (the host sends them as they are); on an older host it copies them.
  * Thread-safety: route state is read-only after create(); connection state belongs to
  * the connection's worker thread.
  */
@@ -34,6 +37,7 @@ struct route_config {
 struct conn_state {
   const struct route_config* config;
   const struct arus_conn_info* conn; /* valid until close() returns */
+  int forward;                       /* the host takes ARUS_FILTER_FORWARD */
   unsigned long long filtered[2];    /* bytes consumed per direction */
 };
 
@@ -137,6 +141,8 @@ static int filter_open(void* route_state, const struct arus_conn_info* conn, voi
   if (cs == NULL) return -1; /* the host closes this connection and logs it */
   cs->config = route_state;
   cs->conn = conn;
+  /* Asked once here: the answer holds for the connection's life. */
+  cs->forward = arus_host_has(conn, ARUS_HOST_FORWARD);
   *conn_state = cs;
   return 0;
 }
@@ -219,6 +225,13 @@ static int filter_transform(void* conn_state, int direction, const uint8_t* in, 
     }
   }
 
+  if (!cfg->upper && cs->forward) {
+    /* Nothing to change: the host sends in[0..limit) as it is. A sniff limit reached
+     * here is handed back by the next call (left == 0 above). */
+    *in_used = limit;
+    cs->filtered[direction] += limit;
+    return ARUS_FILTER_FORWARD;
+  }
   /* Output is one byte per input byte, so room for n output bytes lets us consume n
    * input bytes; the host sends what we wrote and calls again with the rest. */
   n = limit < out_cap ? limit : out_cap;

@@ -136,12 +136,20 @@ GOALS = [
      ("haproxy", "bulk_gb_per_cpu"), ">=", 1.3),
     ("Issue 19: GB per proxy CPU-s, download ≥ 1.3× HAProxy", ("arus", "dl_gb_per_cpu"),
      ("haproxy", "dl_gb_per_cpu"), ">=", 1.3),
-    ("Issue 19: filter ≥ 0.9× splice, download", ("arus-filter", "dl_mbps"),
+    # The target is met by an inspecting filter (it forwards, passthrough.c); the copying
+    # one (passthrough_copy.c, a filter that rewrites) is shown beside it.
+    ("Issue 19: filter (forwarding) ≥ 0.9× splice, download", ("arus-filter", "dl_mbps"),
      ("arus", "dl_mbps"), ">=", 0.9),
-    ("Issue 19: filter ≥ 0.9× splice, iperf client→server", ("arus-filter", "bulk_up_gbps"),
-     ("arus", "bulk_up_gbps"), ">=", 0.9),
-    ("Issue 19: filter ≥ 0.9× splice, iperf server→client", ("arus-filter", "bulk_down_gbps"),
-     ("arus", "bulk_down_gbps"), ">=", 0.9),
+    ("Issue 19: filter (forwarding) ≥ 0.9× splice, iperf client→server",
+     ("arus-filter", "bulk_up_gbps"), ("arus", "bulk_up_gbps"), ">=", 0.9),
+    ("Issue 19: filter (forwarding) ≥ 0.9× splice, iperf server→client",
+     ("arus-filter", "bulk_down_gbps"), ("arus", "bulk_down_gbps"), ">=", 0.9),
+    ("Issue 19: filter (copying) ≥ 0.9× splice, download", ("arus-filter-copy", "dl_mbps"),
+     ("arus", "dl_mbps"), ">=", 0.9),
+    ("Issue 19: filter (copying) ≥ 0.9× splice, iperf client→server",
+     ("arus-filter-copy", "bulk_up_gbps"), ("arus", "bulk_up_gbps"), ">=", 0.9),
+    ("Issue 19: filter (copying) ≥ 0.9× splice, iperf server→client",
+     ("arus-filter-copy", "bulk_down_gbps"), ("arus", "bulk_down_gbps"), ">=", 0.9),
 ]
 
 

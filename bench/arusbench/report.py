@@ -46,8 +46,11 @@ def render(res, chart_name):
         "- Everything on 127.0.0.1. Backends: nginx (1 worker, `sendfile`) serving a "
         f"{meta['small_bytes']}-byte body and a {meta['large_mib']} MiB file; `iperf3 -s`.",
         "- Targets: **direct** (no proxy: the physical limit of this set-up); **arus splice** "
-        "(no filter: splice(2) through a pipe); **arus filter** (a pass-through C filter, "
-        "`bench/passthrough.c`: the buffered path); **HAProxy** `mode tcp` with `option "
+        "(no filter: splice(2) through a pipe); **arus filter, forwarding** (a pass-through C "
+        "filter that returns `ARUS_FILTER_FORWARD`, `bench/passthrough.c`: the buffered path "
+        "as an inspecting filter costs it); **arus filter, copying** (the same filter copying "
+        "input to output, `bench/passthrough_copy.c`: as a rewriting filter costs it); "
+        "**HAProxy** `mode tcp` with `option "
         "splice-auto`, and with splice forced (`option splice-request` + `option "
         "splice-response`; on loopback splice-auto's heuristic never splices); **nginx** "
         "`stream` proxy. arus: `-w 1 -l warn`, `access_log = off`; HAProxy: `nbthread 1`; "

@@ -9,6 +9,7 @@ COLORS = {
     "direct": "#9e9e9e",
     "arus": "#d84315",
     "arus-filter": "#ff8a65",
+    "arus-filter-copy": "#ffccbc",
     "haproxy": "#1565c0",
     "haproxy-splice": "#64b5f6",
     "nginx": "#2e7d32",

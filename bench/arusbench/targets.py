@@ -175,12 +175,15 @@ class Target:
         d = os.path.join(self.work, self.name)
         os.makedirs(d, exist_ok=True)
         be = self.backends
-        if self.kind in ("arus", "arus-filter", "arus-log"):
+        if self.kind in ("arus", "arus-filter", "arus-filter-copy", "arus-log"):
             # arus-base*: the same configuration run by another build (--arus-base-bin), to
             # compare two builds of arus in the same run.
             binary = self.opts["arus_base_bin"] if self.name.startswith("arus-base") \
                 else self.opts["arus_bin"]
-            filt = "filter = passthrough.so\n" if self.kind == "arus-filter" else ""
+            # arus-filter: the filter that forwards (passthrough.c; it copies on a build
+            # without ARUS_HOST_FORWARD); arus-filter-copy: the one that copies.
+            filt = {"arus-filter": "filter = passthrough.so\n",
+                    "arus-filter-copy": "filter = passthrough_copy.so\n"}.get(self.kind, "")
             # arus-log: the splice target with one access line per connection, to a file.
             level, access = ("info", "on") if self.kind == "arus-log" else ("warn", "off")
             routes = "".join(f"""
@@ -295,7 +298,8 @@ stream {{{servers}
 TARGETS = [
     ("direct", "direct", "direct"),
     ("arus", "arus splice", "arus"),
-    ("arus-filter", "arus filter", "arus-filter"),
+    ("arus-filter", "arus filter, forwarding", "arus-filter"),
+    ("arus-filter-copy", "arus filter, copying", "arus-filter-copy"),
     ("haproxy", "HAProxy splice-auto", "haproxy"),
     ("haproxy-splice", "HAProxy splice forced", "haproxy-splice"),
     ("nginx", "nginx stream", "nginx"),
@@ -306,7 +310,7 @@ TARGETS = [
     ("arus-chain-pp", "arus 2 hops, PROXY v2", "arus-chain-pp"),
     # Not in the default run: another build of arus (--arus-base-bin), splice and filter.
     ("arus-base", "arus splice, baseline build", "arus"),
-    ("arus-base-filter", "arus filter, baseline build", "arus-filter"),
+    ("arus-base-filter", "arus filter, baseline build (copies: no FORWARD there)", "arus-filter"),
 ]
 DEFAULT_TARGETS = [name for name, _, _ in TARGETS
                    if name != "arus-log" and not name.startswith("arus-base")]

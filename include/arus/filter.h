@@ -83,8 +83,25 @@
  *                         either direction are discarded. Log why with conn->log().
  *   ARUS_FILTER_ERROR     the filter failed (e.g. out of memory): same as CLOSE, logged
  *                         by the host as an error.
+ *   ARUS_FILTER_FORWARD   "in[0..*in_used) goes on unchanged": the host sends the bytes
+ *                         it gave you as they are (by splice where they came through
+ *                         its pipe), without your copying them to `out` nor its
+ *                         comparing them. *out_len must stay 0. Otherwise as CONTINUE:
+ *                         a tail you leave unconsumed is held back, the EOF rule holds
+ *                         (at EOF, forwarding all of `in` ends the direction; to add a
+ *                         trailer, return CONTINUE with the rest of `in` and the trailer
+ *                         in `out`), calls that forward and calls that write may follow
+ *                         each other in any order and the sink gets their bytes in that
+ *                         order. Only when the host offers it: see "Host features".
+ * - Host features: what this host can do beyond ABI version 1. open() finds them in
+ *   conn->host_features, a field older hosts do not have: test them with
+ *   arus_host_has(conn, ARUS_HOST_FORWARD), never by reading the field directly, and
+ *   keep the answer in conn_state. A filter for older hosts too copies to `out` and
+ *   returns CONTINUE where the feature is missing (an older host closes the connection
+ *   on a verdict it does not know).
  * - Breaking the contract (*out_len > out_cap, *in_used > in_len, an unknown verdict,
- *   no progress at all when the host cannot give more input or more room) closes that
+ *   FORWARD with *out_len != 0, no progress at all when the host cannot give more input
+ *   or more room) closes that
  *   connection with a log line naming the filter and the breach. The host checks the
  *   lengths you report before using them; it cannot check bytes you write out of
  *   bounds, so never write past out[out_cap - 1].
@@ -119,8 +136,12 @@ enum {
   ARUS_FILTER_CONTINUE = 0,
   ARUS_FILTER_HAND_BACK = 1,
   ARUS_FILTER_CLOSE = 2,
-  ARUS_FILTER_ERROR = 3
+  ARUS_FILTER_ERROR = 3,
+  ARUS_FILTER_FORWARD = 4 /* only where arus_host_has(conn, ARUS_HOST_FORWARD) */
 };
+
+/* Host features, bits of arus_conn_info.host_features (see "Host features" above). */
+#define ARUS_HOST_FORWARD 0x1u /* transform() may return ARUS_FILTER_FORWARD */
 
 /* Log levels for arus_conn_info.log(), as in the proxy's log_level. */
 enum { ARUS_LOG_ERROR = 0, ARUS_LOG_WARN = 1, ARUS_LOG_INFO = 2, ARUS_LOG_DEBUG = 3 };
@@ -139,7 +160,19 @@ struct arus_conn_info {
    * drop lines when a connection logs too many. */
   void (*log)(const struct arus_conn_info* conn, int level, const char* message);
   void* host_data; /* the host's; do not touch */
+  /* Appended after ABI version 1's first hosts: read it with arus_host_has(), which
+   * checks struct_size first (an older host's struct ends before it). */
+  uint64_t host_features; /* ARUS_HOST_* bits */
 };
+
+/* Whether the host that opened `conn` offers `feature` (an ARUS_HOST_* bit). False on
+ * a host older than the feature. */
+static inline int arus_host_has(const struct arus_conn_info* conn, uint64_t feature) {
+  return conn != NULL &&
+         conn->struct_size >= offsetof(struct arus_conn_info, host_features) +
+                                  sizeof(conn->host_features) &&
+         (conn->host_features & feature) == feature;
+}
 
 /* The descriptor returned by arus_filter_entry(). Fill every field. */
 struct arus_filter_api {

@@ -31,6 +31,7 @@ FilterSession::FilterSession(Passkey, FilterInstancePtr instance, FilterConnInfo
   conn_info_.backend = info_.backend.c_str();
   conn_info_.log = &FilterSession::host_log;
   conn_info_.host_data = this;
+  conn_info_.host_features = ARUS_HOST_FORWARD;  // FilterStage takes FORWARD verdicts
 }
 
 FilterSession::~FilterSession() {

@@ -35,13 +35,34 @@ std::span<uint8_t> FilterStage::writable_input() noexcept {
     }
     in_begin_ = in_end_ = 0;
   }
-  if (in_begin_ > 0) {
-    // Held-back bytes move to the front so the filter sees them followed by new ones.
-    std::memmove(in_.data(), in_.data() + in_begin_, input_len());
-    in_end_ -= in_begin_;
-    in_begin_ = 0;
-  }
+  compact_input();
   return {in_.data() + in_end_, buffers_.input.block_size() - in_end_};
+}
+
+size_t FilterStage::input_start() const noexcept {
+  if (queued_input_ == 0) return in_begin_;
+  for (size_t i = 0; i < queue_count_; ++i) {
+    const Queued& q = queue_[(queue_head_ + i) % kQueueSlots];
+    if (q.source == Source::kInput) return q.offset;  // pieces are in buffer order
+  }
+  return in_begin_;  // not reached: queued_input_ counts kInput pieces
+}
+
+void FilterStage::compact_input() noexcept {
+  const size_t start = input_start();
+  if (start == 0) return;
+  const size_t block = buffers_.input.block_size();
+  // Held-back bytes move to the front so the filter sees them followed by new ones.
+  // Forwarded bytes waiting for the sink usually leave before the next read: they are
+  // moved only once the room behind them runs short.
+  if (queued_input_ > 0 && block - in_end_ >= block / 4) return;
+  std::memmove(in_.data(), in_.data() + start, in_end_ - start);
+  for (size_t i = 0; i < queue_count_; ++i) {
+    Queued& q = queue_[(queue_head_ + i) % kQueueSlots];
+    if (q.source == Source::kInput) q.offset -= static_cast<uint32_t>(start);
+  }
+  in_begin_ -= start;
+  in_end_ -= start;
 }
 
 void FilterStage::commit_input(size_t n, size_t piped) noexcept {
@@ -120,6 +141,12 @@ StageResult FilterStage::process() noexcept {
       case ARUS_FILTER_CONTINUE:
       case ARUS_FILTER_HAND_BACK:
         break;
+      case ARUS_FILTER_FORWARD:
+        if (out_len != 0) {
+          return fail(StageStatus::kBroken, ARUS_LOG_ERROR,
+                      "returned FORWARD with output (out_len must be 0)", out_len, 0);
+        }
+        break;
       case ARUS_FILTER_CLOSE:
         return fail(StageStatus::kClose, ARUS_LOG_INFO, "filter asked to close the connection");
       case ARUS_FILTER_ERROR:
@@ -129,7 +156,11 @@ StageResult FilterStage::process() noexcept {
                     static_cast<size_t>(static_cast<unsigned>(verdict)), ARUS_FILTER_ERROR);
     }
 
-    book_call(in, in_used, out_len);
+    if (verdict == ARUS_FILTER_FORWARD) {
+      book_forward(in_used);
+    } else {
+      book_call(in, in_used, out_len);
+    }
 
     if (verdict == ARUS_FILTER_HAND_BACK) {
       // The rest of the input goes out unfiltered after this output (pending_output()).
@@ -149,7 +180,7 @@ StageResult FilterStage::process() noexcept {
       // No progress is fine while the filter may still get what it waits for: more
       // input (not at EOF, buffer not full) or more room (output still draining).
       const bool input_full = in_len == buffers_.input.block_size();
-      if (output_len() == 0 && (eof || input_full)) {
+      if (output_len() + queued_input_ == 0 && (eof || input_full)) {
         return fail(StageStatus::kBroken, ARUS_LOG_ERROR,
                     eof ? "made no progress at end of stream"
                         : "made no progress with a full input buffer");
@@ -169,21 +200,39 @@ void FilterStage::book_call(const uint8_t* in, size_t in_used, size_t out_len) n
   uint8_t* out = out_.data() + out_end_;
   if (piped > 0 && out_len == in_used && std::memcmp(out, in, in_used) == 0) {
     // Unchanged: the piped part goes from the pipe, only the rest from the output.
-    enqueue(OutputPiece::Kind::kBytes, head);
-    enqueue(OutputPiece::Kind::kPipe, piped);
+    enqueue(Source::kOutput, head);
+    enqueue(Source::kPipe, piped);
     if (tail > 0) {
       std::memmove(out + head, out + head + piped, tail);
-      enqueue(OutputPiece::Kind::kBytes, tail);
+      enqueue(Source::kOutput, tail);
     }
     out_end_ += head + tail;
     note_changed_output(false);
   } else {
     if (piped > 0) {
-      enqueue(OutputPiece::Kind::kDrop, piped);
+      enqueue(Source::kDrop, piped);
       note_changed_output(true);
     }
-    enqueue(OutputPiece::Kind::kBytes, out_len);
+    enqueue(Source::kOutput, out_len);
     out_end_ += out_len;
+  }
+  consume_input(in_used);
+}
+
+void FilterStage::book_forward(size_t in_used) noexcept {
+  // The same three parts as in book_call(); the unpiped ones are sent from where they
+  // are in the input buffer.
+  const size_t head = std::min(in_used, unpiped_head_);
+  const size_t piped = std::min(in_used - head, piped_);
+  const size_t tail = in_used - head - piped;
+  enqueue(Source::kInput, head, in_begin_);
+  enqueue(Source::kPipe, piped);
+  enqueue(Source::kInput, tail, in_begin_ + head + piped);
+  if (in_used > 0) {
+    // The filter says it passes bytes on: teeing pays again from the next large read.
+    if (piped > 0) note_changed_output(false);
+    changed_calls_ = 0;
+    tee_paused_for_ = 0;
   }
   consume_input(in_used);
 }
@@ -194,7 +243,7 @@ void FilterStage::consume_input(size_t n) noexcept {
   piped_ -= std::min(n - head, piped_);
   if (piped_ == 0) unpiped_head_ = 0;
   in_begin_ += n;
-  if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+  if (in_begin_ == in_end_ && queued_input_ == 0) in_begin_ = in_end_ = 0;
 }
 
 void FilterStage::note_changed_output(bool changed) noexcept {
@@ -211,19 +260,22 @@ void FilterStage::note_changed_output(bool changed) noexcept {
   if (tee_stops_ < kTeeMaxBackoff) ++tee_stops_;
 }
 
-void FilterStage::enqueue(OutputPiece::Kind kind, size_t length) noexcept {
+void FilterStage::enqueue(Source source, size_t length, size_t offset) noexcept {
   if (length == 0) return;
-  if (kind == OutputPiece::Kind::kPipe) queued_pipe_ += length;
-  if (kind == OutputPiece::Kind::kDrop) queued_drop_ += length;
+  if (source == Source::kPipe) queued_pipe_ += length;
+  if (source == Source::kDrop) queued_drop_ += length;
+  if (source == Source::kInput) queued_input_ += length;
   if (queue_count_ > 0) {
     Queued& last = queue_[(queue_head_ + queue_count_ - 1) % kQueueSlots];
-    if (last.kind == kind) {
+    if (last.source == source &&
+        (source != Source::kInput || last.offset + last.length == offset)) {
       last.length += static_cast<uint32_t>(length);
       return;
     }
   }
   if (queue_count_ == kQueueSlots) std::abort();  // process() leaves kSlotsPerCall free
-  queue_[(queue_head_ + queue_count_) % kQueueSlots] = {static_cast<uint32_t>(length), kind};
+  queue_[(queue_head_ + queue_count_) % kQueueSlots] = {
+      static_cast<uint32_t>(length), static_cast<uint32_t>(offset), source};
   ++queue_count_;
 }
 
@@ -232,10 +284,16 @@ OutputPiece FilterStage::next_output() const noexcept {
   if (closed_) return {};
   if (queue_count_ > 0) {
     const Queued& head = queue_[queue_head_];
-    if (head.kind == Kind::kBytes) {
-      return {Kind::kBytes, {out_.data() + out_begin_, head.length}, head.length};
+    switch (head.source) {
+      case Source::kOutput:
+        return {Kind::kBytes, {out_.data() + out_begin_, head.length}, head.length};
+      case Source::kInput:
+        return {Kind::kBytes, {in_.data() + head.offset, head.length}, head.length};
+      case Source::kPipe:
+        return {Kind::kPipe, {}, head.length};
+      case Source::kDrop:
+        return {Kind::kDrop, {}, head.length};
     }
-    return {head.kind, {}, head.length};
   }
   if (!handed_back_ || input_len() == 0) return {};
   // After a hand-back the unconsumed input goes out as it came: its piped part from
@@ -246,16 +304,26 @@ OutputPiece FilterStage::next_output() const noexcept {
 }
 
 void FilterStage::consume_output(size_t n) noexcept {
-  using Kind = OutputPiece::Kind;
   if (n == 0) return;
   if (queue_count_ > 0) {
     Queued& head = queue_[queue_head_];
     if (n > head.length) std::abort();  // the caller wrote bytes it was never given
-    if (head.kind == Kind::kBytes) {
-      out_begin_ += n;
-      if (out_begin_ == out_end_) out_begin_ = out_end_ = 0;
-    } else {
-      (head.kind == Kind::kPipe ? queued_pipe_ : queued_drop_) -= n;
+    switch (head.source) {
+      case Source::kOutput:
+        out_begin_ += n;
+        if (out_begin_ == out_end_) out_begin_ = out_end_ = 0;
+        break;
+      case Source::kInput:
+        head.offset += static_cast<uint32_t>(n);
+        queued_input_ -= n;
+        if (queued_input_ == 0 && input_len() == 0) in_begin_ = in_end_ = 0;
+        break;
+      case Source::kPipe:
+        queued_pipe_ -= n;
+        break;
+      case Source::kDrop:
+        queued_drop_ -= n;
+        break;
     }
     head.length -= static_cast<uint32_t>(n);
     if (head.length == 0) {
@@ -272,8 +340,9 @@ void FilterStage::consume_output(size_t n) noexcept {
 
 bool FilterStage::wants_input() const noexcept {
   if (closed_ || input_eof_) return false;
-  return input_len() < buffers_.input.block_size() &&
-         output_len() + queued_pipe_ < buffers_.output_high_water;
+  // Room for a read once compact_input() moved what is still needed to the front.
+  return in_end_ - input_start() < buffers_.input.block_size() &&
+         output_len() + queued_pipe_ + queued_input_ < buffers_.output_high_water;
 }
 
 bool FilterStage::finished() const noexcept {
@@ -282,7 +351,7 @@ bool FilterStage::finished() const noexcept {
 
 size_t FilterStage::pending_bytes() const noexcept {
   if (closed_) return 0;
-  return output_len() + pipe_queued() + (handed_back_ ? input_len() : 0);
+  return output_len() + queued_input_ + pipe_queued() + (handed_back_ ? input_len() : 0);
 }
 
 void FilterStage::compact_output() noexcept {
@@ -298,7 +367,7 @@ void FilterStage::compact_output() noexcept {
 }
 
 void FilterStage::release_idle() noexcept {
-  if (in_ && input_len() == 0) in_.reset();
+  if (in_ && input_len() == 0 && queued_input_ == 0) in_.reset();
   if (out_ && output_len() == 0) out_.reset();
 }
 
@@ -311,7 +380,7 @@ StageResult FilterStage::fail(StageStatus status, int log_level, const char* rea
   out_.reset();
   in_begin_ = in_end_ = out_begin_ = out_end_ = 0;
   queue_head_ = queue_count_ = 0;
-  queued_pipe_ = queued_drop_ = unpiped_head_ = piped_ = 0;
+  queued_pipe_ = queued_drop_ = queued_input_ = unpiped_head_ = piped_ = 0;
 
   const FilterConnInfo& info = session_.info();
   const bool broken = status == StageStatus::kBroken;

@@ -1,8 +1,10 @@
 // Tests of the shipped filter, c_plugins/filter.c (upper, block=WORD, sniff=N and its
-// argument errors), run through FilterStage as the relay runs it.
+// argument errors), run through FilterStage as the relay runs it; and its FORWARD verdict
+// where it only inspects, with the copying fallback on an older host.
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <cstddef>
 #include <string>
 #include <thread>
 #include <vector>
@@ -213,6 +215,60 @@ TEST_F(ShippedFilterTest, SniffZeroHandsBackAtOnce) {
   ASSERT_TRUE(h.ok());
   EXPECT_EQ(h.feed(kB2C, "raw bytes").status, StageStatus::kHandBack);
   EXPECT_EQ(h.sent(kB2C), "raw bytes");
+}
+
+// What one transform() call of a fresh connection returns, called as a host whose
+// arus_conn_info is `struct_size` bytes long would call it (an older host's is shorter
+// and has no host_features). `out` gets what the filter wrote.
+int transform_once(const arus_filter_api& api, const char* args, uint32_t struct_size,
+                   int direction, const std::string& in, std::string* out, size_t* in_used) {
+  void* route_state = nullptr;
+  char error[128] = "";
+  EXPECT_EQ(api.create(args, &route_state, error, sizeof error), 0) << error;
+  arus_conn_info info{};
+  info.struct_size = struct_size;
+  info.route = info.client = info.backend = "";
+  info.log = [](const arus_conn_info*, int, const char*) {};  // sniff logs at close
+  info.host_features = ARUS_HOST_FORWARD;  // beyond struct_size for an older host
+  void* conn_state = nullptr;
+  EXPECT_EQ(api.open(route_state, &info, &conn_state), 0);
+  uint8_t buffer[64];
+  size_t out_len = 0;
+  *in_used = 0;
+  int verdict = api.transform(conn_state, direction,
+                              reinterpret_cast<const uint8_t*>(in.data()), in.size(), buffer,
+                              sizeof buffer, in_used, &out_len, 0);
+  out->assign(reinterpret_cast<const char*>(buffer), out_len);
+  api.close(conn_state);
+  api.destroy(route_state);
+  return verdict;
+}
+
+// Where it only inspects, the filter forwards on a host that offers FORWARD and copies
+// on an older one; upper always copies.
+TEST_F(ShippedFilterTest, ForwardsWhereItOnlyInspectsAndTheHostOffersIt) {
+  const arus_filter_api& api = shipped()->api();
+  const uint32_t now = sizeof(arus_conn_info);
+  const uint32_t older = offsetof(arus_conn_info, host_features);
+  std::string out;
+  size_t used = 0;
+  for (const char* args : {"", "block=SECRET", "sniff=100"}) {
+    for (int direction : {kC2B, kB2C}) {
+      EXPECT_EQ(transform_once(api, args, now, direction, "hello SEC", &out, &used),
+                ARUS_FILTER_FORWARD)
+          << args << " " << direction;
+      EXPECT_EQ(out, "");
+      const bool holds = args == std::string("block=SECRET") && direction == kC2B;
+      EXPECT_EQ(used, holds ? 6u : 9u) << args << " " << direction;
+      EXPECT_EQ(transform_once(api, args, older, direction, "hello SEC", &out, &used),
+                ARUS_FILTER_CONTINUE)
+          << args << " " << direction;
+      EXPECT_EQ(out, holds ? "hello " : "hello SEC") << args << " " << direction;
+    }
+  }
+  EXPECT_EQ(transform_once(api, "upper block=SECRET", now, kB2C, "hello", &out, &used),
+            ARUS_FILTER_CONTINUE);
+  EXPECT_EQ(out, "HELLO");
 }
 
 TEST_F(ShippedFilterTest, RejectsUnknownArgs) {

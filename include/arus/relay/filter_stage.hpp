@@ -9,6 +9,11 @@
 // the kernel. Where the output differs, those bytes are queued to be dropped from the
 // pipe and the output is sent. The stage only keeps the books (which bytes are where);
 // the pump makes the calls.
+//
+// Forwarded input: a filter that returns ARUS_FILTER_FORWARD (filter.h) has the input it
+// consumed sent as it is, with no output written and nothing compared: its piped part
+// from the pipe, the rest straight from the input buffer, where those bytes then stay
+// until the sink took them.
 #pragma once
 
 #include <array>
@@ -127,7 +132,9 @@ class FilterStage {
   bool closed() const noexcept { return closed_; }
 
   size_t pending_bytes() const noexcept;  // what next_output() would yield in total
-  size_t buffered() const noexcept { return input_len() + output_len() + pipe_queued(); }
+  size_t buffered() const noexcept {
+    return input_len() + output_len() + queued_input_ + pipe_queued();
+  }
   // What the direction's pipe must hold by the stage's books: queued pipe pieces (to
   // send or drop) and piped input the filter has not consumed yet.
   size_t pipe_bytes() const noexcept { return pipe_queued() + piped_; }
@@ -139,22 +146,38 @@ class FilterStage {
   static constexpr unsigned kTeeMaxBackoff = 6;  // at most kTeeRetryBytes << 6 (64 MiB)
 
  private:
-  // Entries of the output queue: pieces in sink order, adjacent ones of a kind merged.
-  // kBytes entries are the output buffer's bytes [out_begin_, out_end_) in order.
+  // Where a queued piece's bytes are.
+  enum class Source : uint8_t {
+    kOutput,  // the output buffer: kOutput entries are [out_begin_, out_end_) in order
+    kInput,   // the input buffer at `offset`: forwarded bytes waiting for the sink
+    kPipe,    // the head of the pipe, to send
+    kDrop,    // the head of the pipe, to discard
+  };
+  // Entries of the output queue: pieces in sink order, adjacent ones of a source (and,
+  // for kInput, contiguous) merged.
   struct Queued {
     uint32_t length;
-    OutputPiece::Kind kind;
+    uint32_t offset;  // kInput only
+    Source source;
   };
   static constexpr size_t kQueueSlots = 8;
-  static constexpr size_t kSlotsPerCall = 3;  // a call queues at most bytes, pipe, bytes
+  // A call queues at most bytes, pipe, bytes (its output or its forwarded input).
+  static constexpr size_t kSlotsPerCall = 3;
 
   size_t input_len() const noexcept { return in_end_ - in_begin_; }
   size_t output_len() const noexcept { return out_end_ - out_begin_; }
   size_t pipe_queued() const noexcept { return queued_pipe_ + queued_drop_; }
-  void enqueue(OutputPiece::Kind kind, size_t length) noexcept;
+  // The first byte of the input buffer still needed: a forwarded one waiting for the
+  // sink, else the first unconsumed one.
+  size_t input_start() const noexcept;
+  // Moves what is still needed of the input buffer to its front when that makes room.
+  void compact_input() noexcept;
+  void enqueue(Source source, size_t length, size_t offset = 0) noexcept;
   // Books one transform() call that consumed `in_used` bytes from `in` and wrote
   // `out_len` bytes at the output buffer's end.
   void book_call(const uint8_t* in, size_t in_used, size_t out_len) noexcept;
+  // Books one FORWARD call that consumed `in_used` bytes: they go on as they are.
+  void book_forward(size_t in_used) noexcept;
   void consume_input(size_t n) noexcept;  // the front n bytes of the input leave
   void note_changed_output(bool changed) noexcept;
   void compact_output() noexcept;
@@ -166,7 +189,9 @@ class FilterStage {
   FilterSession& session_;
   FilterBuffers& buffers_;
   const int direction_;
-  PooledBuffer in_;  // [in_begin_, in_end_): not yet consumed by the filter
+  // [in_begin_, in_end_): not yet consumed by the filter; before in_begin_, the
+  // forwarded bytes of queued kInput pieces.
+  PooledBuffer in_;
   size_t in_begin_ = 0;
   size_t in_end_ = 0;
   PooledBuffer out_;  // [out_begin_, out_end_): produced, not yet written to the sink
@@ -177,6 +202,7 @@ class FilterStage {
   uint8_t queue_count_ = 0;
   size_t queued_pipe_ = 0;  // kPipe bytes queued
   size_t queued_drop_ = 0;  // kDrop bytes queued
+  size_t queued_input_ = 0;  // kInput bytes queued (forwarded, in the input buffer)
   // The unconsumed input is [unpiped head][piped][unpiped tail]: only `piped_` bytes,
   // after `unpiped_head_` others, are also in the pipe (behind its queued pieces). With
   // piped_ == 0, unpiped_head_ is 0 too.
