@@ -250,11 +250,11 @@ void Server::on_worker_adopted(size_t worker, uint64_t generation) noexcept {
     }
   }
   pending_reloads_.erase(pending_reloads_.begin(), pending_reloads_.begin() + done);
-  // Every worker has let go of the older generations (but those their connections hold):
-  // hand their freed pages back, or a reload of thousands of routes leaves the process
-  // as large as two generations for good (glibc keeps freed memory in its arenas).
-  if (done > 0) ::malloc_trim(0);
+  // Every worker has let go of the older generations (but those their connections hold).
+  if (done > 0) return_freed_memory();
 }
+
+void Server::return_freed_memory() noexcept { ::malloc_trim(0); }
 
 void Server::warn_restart_only_changes(const Config& next) const {
   std::string keys;
