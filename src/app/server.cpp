@@ -174,8 +174,10 @@ Result<std::unique_ptr<Server>> Server::create(ConfigPtr config, unsigned worker
     }
   }
   for (unsigned w = 0; w < worker_count; ++w) {
-    auto worker = Worker::create(w, snapshot, std::move(listeners[w]), server->global_admission_,
-                                 [raw] { raw->control_->post([raw] { raw->on_worker_exit(); }); });
+    auto worker = Worker::create(
+        w, snapshot, std::move(listeners[w]), server->global_admission_,
+        [raw] { raw->control_->post([raw] { raw->on_worker_exit(); }); },
+        [raw] { raw->control_->post([raw] { raw->return_freed_memory(); }); });
     if (!worker) return std::move(worker).error();
     server->workers_.push_back(std::move(*worker));
   }

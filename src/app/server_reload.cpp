@@ -16,6 +16,7 @@
 #include "arus/app/preflight.hpp"
 #include "arus/app/reload_plan.hpp"
 #include "arus/app/server.hpp"
+#include "arus/config/config_relocation.hpp"
 #include "arus/config/ini_loader.hpp"
 #include "arus/config/route_sharing.hpp"
 #include "arus/core/clock.hpp"
@@ -45,28 +46,33 @@ void Server::reload(ReloadTrigger trigger, AdminDone waiter) noexcept {
   if (waiter) reload_waiters_.push_back(std::move(waiter));
   uint64_t started_ms = monotonic_ms();
   auto loaded = std::make_shared<std::optional<Result<Config>>>();
+  ConfigPtr running = snapshot_->config;
   reload_loading_ = true;
   try {
     resolver_->start(
-        [path = snapshot_->config->path, loaded](const NameLookup& lookup) {
-          loaded->emplace(load_config_file(path, lookup));
+        [path = running->path, running, loaded](const NameLookup& lookup) {
+          Result<Config> config = load_config_file(path, lookup);
+          // Here, so the parse's copies of unchanged routes are freed by the thread that
+          // made them (free_parse says why). The running configuration is read-only.
+          if (config) share_unchanged_routes(*config, *running);
+          loaded->emplace(std::move(config));
         },
         kReloadLookupTimeoutMs,
-        [this, trigger, started_ms, loaded](Result<void> finished) {
+        [this, trigger, started_ms, loaded, running](Result<void> finished) {
           // The work's writes to `loaded` happen before its post, hence before this.
           if (!finished) {
-            finish_reload(trigger, started_ms, std::move(finished).error());
+            finish_reload(trigger, started_ms, std::move(finished).error(), running);
           } else {
-            finish_reload(trigger, started_ms, std::move(**loaded));
+            finish_reload(trigger, started_ms, std::move(**loaded), running);
           }
         });
   } catch (const std::exception& e) {  // no thread for it: fail this reload, keep serving
-    finish_reload(trigger, started_ms, Error{std::string("reload: ") + e.what()});
+    finish_reload(trigger, started_ms, Error{std::string("reload: ") + e.what()}, running);
   }
 }
 
-void Server::finish_reload(ReloadTrigger trigger, uint64_t started_ms,
-                           Result<Config> loaded) noexcept {
+void Server::finish_reload(ReloadTrigger trigger, uint64_t started_ms, Result<Config> loaded,
+                           const ConfigPtr& shared_with) noexcept {
   reload_loading_ = false;
   std::vector<AdminDone> waiters = std::move(reload_waiters_);
   reload_waiters_.clear();
@@ -75,7 +81,8 @@ void Server::finish_reload(ReloadTrigger trigger, uint64_t started_ms,
     return;
   }
   size_t pending_before = pending_reloads_.size();
-  Result<void> result = try_reload(trigger, started_ms, std::move(loaded), !waiters.empty());
+  Result<void> result = try_reload(trigger, started_ms, loaded, shared_with, !waiters.empty());
+  if (loaded) free_parse(std::move(*loaded));
   if (!result) {
     stats_->count_reload(false);
     log::error("reload_failed").kv("error", result.error().message);
@@ -103,9 +110,9 @@ void Server::finish_reload(ReloadTrigger trigger, uint64_t started_ms,
 // Each step that can fail runs before the first change. Of the commit at the end only
 // starting the moved stats endpoint can fail (its socket is bound already); that is
 // logged as stats_failed, and the rest of the reload stands.
-Result<void> Server::try_reload(ReloadTrigger trigger, uint64_t started_ms, Result<Config> loaded,
-                                bool plan_wanted) {
-  if (!loaded) return std::move(loaded).error();
+Result<void> Server::try_reload(ReloadTrigger trigger, uint64_t started_ms, Result<Config>& loaded,
+                                const ConfigPtr& shared_with, bool plan_wanted) {
+  if (!loaded) return loaded.error();
   if (trigger == ReloadTrigger::kConfigFile && loaded->source == snapshot_->config->source) {
     log::debug("reload_skipped").kv("reason", "configuration unchanged");
     return {};
@@ -115,8 +122,12 @@ Result<void> Server::try_reload(ReloadTrigger trigger, uint64_t started_ms, Resu
   if (auto safe = check_filter_sources(*loaded, geteuid()); !safe) return std::move(safe).error();
   // An unchanged route is one object in both configurations: its runtime, stats rows and
   // per-worker tables are reused instead of built again (build_snapshot, StatsTable::apply).
-  share_unchanged_routes(*loaded, *snapshot_->config);
-  ConfigPtr config = std::make_shared<const Config>(std::move(*loaded));
+  // Shared on the parse thread already (reload()), with the configuration running then; a
+  // DNS refresh may have replaced it since.
+  if (snapshot_->config != shared_with) share_unchanged_routes(*loaded, *snapshot_->config);
+  // What lives on of the parse is copied out of the parse thread's heap, which is then
+  // freed whole (free_parse).
+  ConfigPtr config = std::make_shared<const Config>(relocated(*loaded));
   auto built = build_snapshot(config, snapshot_.get());
   if (!built) return std::move(built).error();
 
@@ -250,11 +261,21 @@ void Server::on_worker_adopted(size_t worker, uint64_t generation) noexcept {
     }
   }
   pending_reloads_.erase(pending_reloads_.begin(), pending_reloads_.begin() + done);
-  // Every worker has let go of the older generations (but those their connections hold):
-  // hand their freed pages back, or a reload of thousands of routes leaves the process
-  // as large as two generations for good (glibc keeps freed memory in its arenas).
-  if (done > 0) ::malloc_trim(0);
+  // Every worker has let go of the older generations (but those their connections hold).
+  if (done > 0) return_freed_memory();
 }
+
+void Server::free_parse(Config parsed) noexcept {
+  try {
+    auto leftover = std::make_shared<Config>(std::move(parsed));
+    resolver_->start(
+        [leftover = std::move(leftover)](const NameLookup&) mutable { leftover.reset(); },
+        kReloadLookupTimeoutMs, [this](Result<void>) { return_freed_memory(); });
+  } catch (const std::exception&) {  // no thread: freed here, with the job
+  }
+}
+
+void Server::return_freed_memory() noexcept { ::malloc_trim(0); }
 
 void Server::warn_restart_only_changes(const Config& next) const {
   std::string keys;

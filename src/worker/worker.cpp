@@ -23,11 +23,13 @@ constexpr LargePipes kLargePipes{.size_bytes = 1024 * 1024, .max_alive = 8};
 Result<std::unique_ptr<Worker>> Worker::create(unsigned index, SnapshotPtr snapshot,
                                                std::vector<UniqueFd> listeners,
                                                Admission& global_admission,
-                                               std::function<void()> on_exit) {
+                                               std::function<void()> on_exit,
+                                               std::function<void()> on_generation_freed) {
   auto reactor = Reactor::create();
   if (!reactor) return std::move(reactor).error();
   std::unique_ptr<Worker> worker(
       new Worker(index, std::move(*reactor), global_admission, std::move(on_exit)));
+  worker->on_generation_freed_ = std::move(on_generation_freed);
   worker->current_ = worker->make_generation(snapshot);
   for (size_t i = 0; i < listeners.size(); ++i) {
     auto listener = std::make_unique<Listener>(*worker->reactor_, *worker,
@@ -302,7 +304,9 @@ void Worker::recycle(Connection& connection) noexcept {
   pool_.release(connection);
   // A retired generation goes (with its snapshot reference, and so possibly its filters)
   // once its last connection has been recycled.
-  std::erase_if(retired_, [](const auto& generation) { return generation->open_connections == 0; });
+  size_t freed =
+      std::erase_if(retired_, [](const auto& generation) { return generation->open_connections == 0; });
+  if (freed > 0 && on_generation_freed_) on_generation_freed_();
 }
 
 }  // namespace arus

@@ -216,7 +216,7 @@ class WorkerTest : public ::testing::Test {
     route_admission = first->routes[0]->admission;
     route_stats = first->routes[0]->counters.route;
     auto made = Worker::create(0, std::move(first), std::move(listeners), global,
-                               [this] { exited = true; });
+                               [this] { exited = true; }, [this] { ++generations_freed; });
     ASSERT_TRUE(made.ok()) << made.error().message;
     worker = std::move(*made);
     worker->start();
@@ -288,6 +288,7 @@ class WorkerTest : public ::testing::Test {
   std::shared_ptr<Admission> route_admission;  // of the first snapshot's first route
   std::shared_ptr<RouteStats> route_stats;     // likewise
   std::atomic<bool> exited{false};
+  std::atomic<int> generations_freed{0};  // on_generation_freed calls
   Listening web = route_listener();  // route "web"'s socket, until start() takes it
   Listening echo = backend();
   std::unique_ptr<Worker> worker;
@@ -360,6 +361,34 @@ TEST_F(WorkerTest, AGenerationWithoutConnectionsIsLetGoWhenReplaced) {
   adopt(std::move(second));
   EXPECT_TRUE(first_alive.expired()) << "kept although no connection runs on it";
   relay_through(web.address, echo);
+}
+
+// Many reloads while a connection stays on the first generation: only that one and the
+// current one live; the others went at once, and the first goes (and says so, for the
+// server to hand the memory back) with its last connection.
+TEST_F(WorkerTest, ManyAdoptionsKeepOnlyTheGenerationsInUseAlive) {
+  SnapshotPtr current = snapshot({route("web", web, {&echo})});
+  std::weak_ptr<const Snapshot> first_alive = current;
+  start(current, fds(web));
+  Relayed held = relay_through(web.address, echo);
+  std::vector<std::weak_ptr<const Snapshot>> between;
+  for (int i = 0; i < 20; ++i) {
+    if (i > 0) between.push_back(current);
+    SnapshotPtr next = snapshot({route("web", web, {&echo})}, current);
+    current = next;
+    adopt(std::move(next));
+  }
+  EXPECT_FALSE(first_alive.expired()) << "let go while one of its connections is open";
+  for (const auto& generation : between) EXPECT_TRUE(generation.expired()) << "kept for nothing";
+  EXPECT_EQ(generations_freed.load(), 0);
+
+  held.close_from_client();
+  EXPECT_TRUE(wait_until([&] { return first_alive.expired(); }));
+  EXPECT_TRUE(wait_until([&] { return generations_freed.load() == 1; }));
+  relay_through(web.address, echo).close_from_client();
+  expect_all_closed();
+  EXPECT_TRUE(sync());
+  EXPECT_EQ(generations_freed.load(), 1) << "a generation without connections is not reported";
 }
 
 TEST_F(WorkerTest, AdoptKeepsSocketsOfKeptAddressesAndClosesTheOthers) {

@@ -124,6 +124,18 @@ class RouteList {
     slots_[i] = std::const_pointer_cast<Route>(std::move(route));
   }
 
+  // The same list in new slots, made by the calling thread, as is every route object only
+  // this list holds (copied): a route shared with another configuration stays that object.
+  // See config_relocation.hpp for why.
+  RouteList relocated() const {
+    RouteList here;
+    here.slots_.reserve(slots_.size());
+    for (const auto& route : slots_) {
+      here.slots_.push_back(route.use_count() == 1 ? std::make_shared<Route>(*route) : route);
+    }
+    return here;
+  }
+
  private:
   Slots slots_;
 };

@@ -24,11 +24,15 @@ class Worker final : public ConnectionHost, public AcceptSink {
  public:
   // `listeners` holds one bound socket per route of `snapshot`, in route order.
   // `global_admission` (the process-wide max_connections) must outlive the worker.
-  // `on_exit` runs on the worker thread when it stops.
+  // `on_exit` runs on the worker thread when it stops. `on_generation_freed` runs on it
+  // each time the last connection of an older generation has gone and the generation
+  // with it (not when a generation without connections is replaced: adopt's
+  // `on_adopted` says that one is gone).
   static Result<std::unique_ptr<Worker>> create(unsigned index, SnapshotPtr snapshot,
                                                 std::vector<UniqueFd> listeners,
                                                 Admission& global_admission,
-                                                std::function<void()> on_exit);
+                                                std::function<void()> on_exit,
+                                                std::function<void()> on_generation_freed = {});
   ~Worker() override;
 
   void start();  // spawns the thread
@@ -110,6 +114,7 @@ class Worker final : public ConnectionHost, public AcceptSink {
   std::unique_ptr<Reactor> reactor_;
   Admission& global_admission_;
   std::function<void()> on_exit_;
+  std::function<void()> on_generation_freed_;
   PipePool pipes_;
   FilterBuffers filter_buffers_;
   uint64_t connections_started_ = 0;
