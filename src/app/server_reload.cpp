@@ -48,8 +48,10 @@ void Server::reload(ReloadTrigger trigger, AdminDone waiter) noexcept {
   reload_loading_ = true;
   try {
     resolver_->start(
-        [path = snapshot_->config->path, loaded](const NameLookup& lookup) {
-          loaded->emplace(load_config_file(path, lookup));
+        // The running configuration is immutable: its sections the file still has
+        // written the same are taken over on that thread, not parsed again.
+        [running = snapshot_->config, loaded](const NameLookup& lookup) {
+          loaded->emplace(load_config_file(running->path, lookup, running.get()));
         },
         kReloadLookupTimeoutMs,
         [this, trigger, started_ms, loaded](Result<void> finished) {

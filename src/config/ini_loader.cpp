@@ -16,6 +16,7 @@
 #include "arus/config/config_error.hpp"
 #include "arus/config/proxy_protocol_config.hpp"
 #include "arus/config/limits_config.hpp"
+#include "arus/config/section_reuse.hpp"
 #include "arus/config/value_parsers.hpp"
 #include "arus/core/unique_fd.hpp"
 
@@ -43,8 +44,14 @@ constexpr std::string_view kRouteKeys[] = {"listen",          "backend",     "ba
                                            "dns_refresh_ms"};
 
 struct RouteState {
-  RouteConfig config;
+  RouteConfig config;  // when taken over: its name and header line only
   KeyLines key_lines;  // first line of each key: to refuse repeats and place later checks
+  // The running configuration's route, its section written as this one (section_reuse):
+  // its keys were not read again.
+  std::shared_ptr<const RouteConfig> taken;
+
+  const RouteConfig& route() const { return taken ? *taken : config; }
+  const KeyLines& lines() const { return taken ? taken->key_lines : key_lines; }
 };
 
 template <class T, class U>
@@ -81,8 +88,9 @@ size_t find_header_end(std::string_view line) {
 
 class Loader {
  public:
-  Loader(std::string_view text, const std::string& path, const NameLookup& lookup)
-      : text_(text), path_(path), lookup_(lookup) {}
+  Loader(std::string_view text, const std::string& path, const NameLookup& lookup,
+         const Config* running)
+      : text_(text), path_(path), lookup_(lookup), running_sections_(running, path, text) {}
 
   Result<Config> run() {
     // Room for every route up front: thousands of RouteStates are not moved while growing.
@@ -94,6 +102,7 @@ class Loader {
     routes_.reserve(sections);
     route_index_.reserve(sections);
     int rc = ini_parse_stream(&Loader::read_line, this, &Loader::handle_key, this);
+    rc = file_line(rc);
     if (rc > 0 && (!error_ || rc < error_line_)) {
       return config_error(path_, rc, "", "", "syntax error: " + syntax_reason(rc));
     }
@@ -121,6 +130,7 @@ class Loader {
 
   char* next_line(char* buffer, size_t size) {
     if (error_ || pos_ >= text_.size()) return nullptr;
+    const size_t line_start = pos_;
     size_t newline = text_.find('\n', pos_);
     size_t end = newline == std::string_view::npos ? text_.size() : newline;
     std::string_view line = text_.substr(pos_, end - pos_);
@@ -156,6 +166,8 @@ class Loader {
         }
         on_section(trimmed.substr(1, close - 1));
         if (error_) return nullptr;
+        if (kind_ == Kind::kGlobal) running_sections_.global_section(section_text(line_start));
+        if (kind_ == Kind::kRoute) take_over(line_start);
       }
     }
     std::copy(line.begin(), line.end(), buffer);
@@ -197,6 +209,40 @@ class Loader {
       return;
     }
     section_ = std::move(display);
+  }
+
+  // This header's section, to the next header.
+  std::string_view section_text(size_t header_start) const {
+    return text_.substr(header_start, next_section_start(text_, pos_) - header_start);
+  }
+
+  // A route section written as the running one's is not read: its lines after the header
+  // are skipped, inih sees the header alone (file_line() maps inih's count back).
+  void take_over(size_t header_start) {
+    RouteState& state = routes_.back();
+    std::string_view section = section_text(header_start);
+    state.taken = running_sections_.take_over(routes_.size() - 1, state.config.name, section,
+                                              line_);
+    if (!state.taken) return;
+    const size_t end = header_start + section.size();
+    int body = 0;
+    for (size_t at = pos_; at < end; ++body) {
+      size_t newline = text_.find('\n', at);
+      at = newline == std::string_view::npos || newline >= end ? end : newline + 1;
+    }
+    pos_ = end;
+    skipped_.push_back({line_ - skipped_lines_, skipped_lines_ + body});
+    skipped_lines_ += body;
+    line_ += body;
+  }
+
+  // inih's line number `inih_line` as a line of the file: inih did not count the lines of
+  // the sections taken over before it.
+  int file_line(int inih_line) const {
+    for (auto it = skipped_.rbegin(); it != skipped_.rend(); ++it) {
+      if (it->header_line < inih_line) return inih_line + it->skipped_through;
+    }
+    return inih_line;
   }
 
   void on_key(std::string_view key, std::string_view value) {
@@ -344,23 +390,16 @@ class Loader {
     std::unordered_map<SocketAddress, size_t, SocketAddressHash> listening;
     listening.reserve(routes_.size());
     for (size_t i = 0; i < routes_.size(); ++i) {
-      RouteConfig& r = routes_[i].config;
+      const RouteConfig& r = routes_[i].route();
       // Made only for a message: thousands of routes pass without one.
       auto where = [&r] { return "[route:" + r.name + "]"; };
-      if (r.listen.empty()) return make_error(r.line, where(), "", "route has no 'listen'");
-      if (r.backends.empty()) return make_error(r.line, where(), "", "route has no 'backend'");
-      if (r.filter.empty() && !r.filter_args.empty()) {
-        return make_error(routes_[i].key_lines.at("filter_args"), where(), "filter_args",
-                          "set without 'filter'");
-      }
-      if (auto problem = validate_health_check(r.health_check, routes_[i].key_lines)) {
-        const KeyLines& lines = routes_[i].key_lines;
-        auto at = lines.find(problem->key);
-        return make_error(at != lines.end() ? at->second : r.line, where(), problem->key,
-                          problem->reason);
+      // A route taken over passed these checks of its own section when it was loaded;
+      // those across routes and [global] below see every route.
+      if (!routes_[i].taken) {
+        if (auto local = check_route(r, routes_[i].key_lines)) return std::move(*local);
       }
       if (auto [first, added] = listening.emplace(r.listen, i); !added) {
-        const RouteConfig& other = routes_[first->second].config;
+        const RouteConfig& other = routes_[first->second].route();
         return make_error(r.line, where(), "",
                           "listen address " + r.listen_name + " is already used by [route:" +
                               other.name + "] (line " + std::to_string(other.line) + ")");
@@ -376,12 +415,32 @@ class Loader {
     }
     config_.routes.reserve(routes_.size());
     for (RouteState& state : routes_) {
+      if (state.taken) {
+        config_.routes.push_shared(std::move(state.taken));
+        continue;
+      }
       state.config.key_lines = std::move(state.key_lines);
       config_.routes.push_back(std::move(state.config));
     }
     g.line = global_line_;
     g.key_lines = std::move(global_keys_);
     return {};
+  }
+
+  // The checks of one route that need its whole section read.
+  std::optional<Error> check_route(const RouteConfig& r, const KeyLines& lines) const {
+    auto where = [&r] { return "[route:" + r.name + "]"; };
+    if (r.listen.empty()) return make_error(r.line, where(), "", "route has no 'listen'");
+    if (r.backends.empty()) return make_error(r.line, where(), "", "route has no 'backend'");
+    if (r.filter.empty() && !r.filter_args.empty()) {
+      return make_error(lines.at("filter_args"), where(), "filter_args", "set without 'filter'");
+    }
+    if (auto problem = validate_health_check(r.health_check, lines)) {
+      auto at = lines.find(problem->key);
+      return make_error(at != lines.end() ? at->second : r.line, where(), problem->key,
+                        problem->reason);
+    }
+    return std::nullopt;
   }
 
   // A file without routes would serve nothing: at a reload, applying it would close every
@@ -444,14 +503,26 @@ class Loader {
   std::string plugin_dir_{kDefaultPluginDir};
   std::vector<RouteState> routes_;
   std::unordered_map<std::string, size_t> route_index_;  // routes_ by name
+  RunningSections running_sections_;
+  struct Skipped {
+    int header_line;      // inih's number of the header of a section taken over
+    int skipped_through;  // lines inih did not see up to the end of that section
+  };
+  std::vector<Skipped> skipped_;
+  int skipped_lines_ = 0;
   Config config_;
 };
 
 }  // namespace
 
 Result<Config> parse_config(std::string_view text, const std::string& path,
+                            const NameLookup& lookup, const Config* running) {
+  return Loader(text, path, lookup, running).run();
+}
+
+Result<Config> parse_config(std::string_view text, const std::string& path,
                             const NameLookup& lookup) {
-  return Loader(text, path, lookup).run();
+  return parse_config(text, path, lookup, nullptr);
 }
 
 Result<Config> parse_config(std::string_view text, const std::string& path) {
@@ -463,6 +534,11 @@ Result<Config> load_config_file(const std::string& path) {
 }
 
 Result<Config> load_config_file(const std::string& path, const NameLookup& lookup) {
+  return load_config_file(path, lookup, nullptr);
+}
+
+Result<Config> load_config_file(const std::string& path, const NameLookup& lookup,
+                                const Config* running) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return posix_error(path + ": cannot read", errno);
   std::string text;
@@ -476,7 +552,7 @@ Result<Config> load_config_file(const std::string& path, const NameLookup& looku
     }
     text.append(chunk, static_cast<size_t>(n));
   }
-  return parse_config(text, path, lookup);
+  return parse_config(text, path, lookup, running);
 }
 
 }  // namespace arus
