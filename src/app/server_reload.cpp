@@ -131,12 +131,20 @@ Result<void> Server::try_reload(ReloadTrigger trigger, uint64_t started_ms, Resu
   for (auto& sockets : fresh) {
     sockets = std::make_shared<std::vector<UniqueFd>>(config->routes.size());
   }
+  // The running addresses as a set only once a route does not listen where the route at
+  // its place did: a reload that adds, removes or moves no route makes none.
   std::unordered_set<SocketAddress, SocketAddressHash> listening;
-  listening.reserve(running.routes.size());
-  for (const RouteConfig& old : running.routes) listening.insert(old.listen);
+  auto kept = [&](size_t i, const SocketAddress& address) {
+    if (i < running.routes.size() && running.routes[i].listen == address) return true;
+    if (listening.empty()) {
+      listening.reserve(running.routes.size());
+      for (const RouteConfig& old : running.routes) listening.insert(old.listen);
+    }
+    return listening.contains(address);
+  };
   for (size_t i = 0; i < config->routes.size(); ++i) {
     const RouteConfig& route = config->routes[i];
-    if (listening.contains(route.listen)) continue;
+    if (kept(i, route.listen)) continue;
     for (auto& sockets : fresh) {
       auto fd = listen_for(*config, route);
       if (!fd) return std::move(fd).error();

@@ -43,15 +43,15 @@ constexpr std::string_view kRouteKeys[] = {"listen",          "backend",     "ba
                                            "rate_limit",       "rate_limit_per_source",
                                            "dns_refresh_ms"};
 
+// One route of the file: read here (its key_lines, the first line of each key, refuse
+// repeats and place later checks), or the running configuration's, its section written
+// as this one (section_reuse.hpp): its keys were not read again. Each in the object the
+// configuration will hold, so thousands of routes are neither moved nor copied.
 struct RouteState {
-  RouteConfig config;  // when taken over: its name and header line only
-  KeyLines key_lines;  // first line of each key: to refuse repeats and place later checks
-  // The running configuration's route, its section written as this one (section_reuse):
-  // its keys were not read again.
+  std::shared_ptr<RouteConfig> parsed;
   std::shared_ptr<const RouteConfig> taken;
 
-  const RouteConfig& route() const { return taken ? *taken : config; }
-  const KeyLines& lines() const { return taken ? taken->key_lines : key_lines; }
+  const RouteConfig& route() const { return taken ? *taken : *parsed; }
 };
 
 template <class T, class U>
@@ -164,10 +164,8 @@ class Loader {
           fail(line_, "", "", "syntax error: unexpected text after ']'");
           return nullptr;
         }
-        on_section(trimmed.substr(1, close - 1));
+        on_section(trimmed.substr(1, close - 1), line_start);
         if (error_) return nullptr;
-        if (kind_ == Kind::kGlobal) running_sections_.global_section(section_text(line_start));
-        if (kind_ == Kind::kRoute) take_over(line_start);
       }
     }
     std::copy(line.begin(), line.end(), buffer);
@@ -176,7 +174,8 @@ class Loader {
     return buffer;
   }
 
-  void on_section(std::string_view name) {
+  // `name` is a view of text_ (route_index_ keeps it); `header_start` where its line begins.
+  void on_section(std::string_view name, size_t header_start) {
     std::string display = "[" + std::string(name) + "]";
     if (name == "global") {
       if (global_line_ != 0) {
@@ -186,23 +185,26 @@ class Loader {
       }
       global_line_ = line_;
       kind_ = Kind::kGlobal;
+      running_sections_.global_section(section_text(header_start));
     } else if (name.substr(0, 6) == "route:") {
       std::string_view route = name.substr(6);
       if (route.empty()) {
         fail(line_, display, "", "route name is empty (expected [route:NAME])");
         return;
       }
-      if (auto other = route_index_.find(std::string(route)); other != route_index_.end()) {
+      if (auto other = route_index_.find(route); other != route_index_.end()) {
         fail(line_, display, "",
              "duplicate route name (first at line " +
-                 std::to_string(routes_[other->second].config.line) + ")");
+                 std::to_string(routes_[other->second].route().line) + ")");
         return;
       }
-      route_index_.emplace(std::string(route), routes_.size());
-      RouteState state;
-      state.config.name = std::string(route);
-      state.config.line = line_;
-      routes_.push_back(std::move(state));
+      route_index_.emplace(route, routes_.size());
+      RouteState& state = routes_.emplace_back();
+      if (!take_over(state, route, header_start)) {
+        state.parsed = std::make_shared<RouteConfig>();
+        state.parsed->name = std::string(route);
+        state.parsed->line = line_;
+      }
       kind_ = Kind::kRoute;
     } else {
       fail(line_, display, "", "unknown section (expected [global] or [route:NAME])");
@@ -218,12 +220,10 @@ class Loader {
 
   // A route section written as the running one's is not read: its lines after the header
   // are skipped, inih sees the header alone (file_line() maps inih's count back).
-  void take_over(size_t header_start) {
-    RouteState& state = routes_.back();
+  bool take_over(RouteState& state, std::string_view name, size_t header_start) {
     std::string_view section = section_text(header_start);
-    state.taken = running_sections_.take_over(routes_.size() - 1, state.config.name, section,
-                                              line_);
-    if (!state.taken) return;
+    state.taken = running_sections_.take_over(routes_.size() - 1, name, section, line_);
+    if (!state.taken) return false;
     const size_t end = header_start + section.size();
     int body = 0;
     for (size_t at = pos_; at < end; ++body) {
@@ -234,6 +234,7 @@ class Loader {
     skipped_.push_back({line_ - skipped_lines_, skipped_lines_ + body});
     skipped_lines_ += body;
     line_ += body;
+    return true;
   }
 
   // inih's line number `inih_line` as a line of the file: inih did not count the lines of
@@ -261,7 +262,7 @@ class Loader {
                      : "unknown key");
       return;
     }
-    KeyLines& lines = global ? global_keys_ : routes_.back().key_lines;
+    KeyLines& lines = global ? global_keys_ : routes_.back().parsed->key_lines;
     if (auto it = lines.find(key); it != lines.end() && key != "backend") {
       fail(line_, section_, key, "given twice (first at line " + std::to_string(it->second) + ")");
       return;
@@ -297,7 +298,7 @@ class Loader {
   }
 
   Result<void> set_route(std::string_view key, std::string_view value) {
-    RouteConfig& r = routes_.back().config;
+    RouteConfig& r = *routes_.back().parsed;
     if (key == "listen") {
       r.listen_name = std::string(value);
       return assign(parse_address(value, lookup_for(key)), r.listen);
@@ -396,7 +397,7 @@ class Loader {
       // A route taken over passed these checks of its own section when it was loaded;
       // those across routes and [global] below see every route.
       if (!routes_[i].taken) {
-        if (auto local = check_route(r, routes_[i].key_lines)) return std::move(*local);
+        if (auto local = check_route(r)) return std::move(*local);
       }
       if (auto [first, added] = listening.emplace(r.listen, i); !added) {
         const RouteConfig& other = routes_[first->second].route();
@@ -415,12 +416,7 @@ class Loader {
     }
     config_.routes.reserve(routes_.size());
     for (RouteState& state : routes_) {
-      if (state.taken) {
-        config_.routes.push_shared(std::move(state.taken));
-        continue;
-      }
-      state.config.key_lines = std::move(state.key_lines);
-      config_.routes.push_back(std::move(state.config));
+      config_.routes.push_shared(state.taken ? std::move(state.taken) : std::move(state.parsed));
     }
     g.line = global_line_;
     g.key_lines = std::move(global_keys_);
@@ -428,7 +424,8 @@ class Loader {
   }
 
   // The checks of one route that need its whole section read.
-  std::optional<Error> check_route(const RouteConfig& r, const KeyLines& lines) const {
+  std::optional<Error> check_route(const RouteConfig& r) const {
+    const KeyLines& lines = r.key_lines;
     auto where = [&r] { return "[route:" + r.name + "]"; };
     if (r.listen.empty()) return make_error(r.line, where(), "", "route has no 'listen'");
     if (r.backends.empty()) return make_error(r.line, where(), "", "route has no 'backend'");
@@ -502,7 +499,7 @@ class Loader {
   KeyLines global_keys_;
   std::string plugin_dir_{kDefaultPluginDir};
   std::vector<RouteState> routes_;
-  std::unordered_map<std::string, size_t> route_index_;  // routes_ by name
+  std::unordered_map<std::string_view, size_t> route_index_;  // routes_ by name
   RunningSections running_sections_;
   struct Skipped {
     int header_line;      // inih's number of the header of a section taken over
