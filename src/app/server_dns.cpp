@@ -72,14 +72,11 @@ Result<void> Server::apply_addresses(const std::string& route_name, const std::s
   auto built = build_snapshot(config, snapshot_.get(), FilterLoad::kKeepRunning);
   if (!built) return std::move(built).error();
 
-  // Commit: no listener changes, so every worker keeps its sockets.
+  // Commit: no listener changes, so every worker keeps its sockets where they are.
   uint64_t generation = stats_->apply(*config);
   attach_stats(**built, *stats_, generation);
   SnapshotPtr snapshot = std::move(*built);
-  std::vector<std::shared_ptr<std::vector<UniqueFd>>> fresh(workers_.size());
-  for (auto& sockets : fresh) {
-    sockets = std::make_shared<std::vector<UniqueFd>>(config->routes.size());
-  }
+  std::vector<std::shared_ptr<std::vector<UniqueFd>>> fresh(workers_.size());  // all null
   apply_limits(*snapshot);  // a new address gets the line's max_connections
   publish(snapshot, PendingReload{generation, "dns", started_ms, config->routes.size(), false},
           fresh);

@@ -127,10 +127,16 @@ Result<void> Server::try_reload(ReloadTrigger trigger, uint64_t started_ms, Resu
   const Config& running = *snapshot_->config;
   auto unheld = refuse_held_listen_addresses(*config, &running);
   if (!unheld) return std::move(unheld).error();
+  // Per worker, a new socket for each route on an address not listened on yet; null for
+  // all when every route listens where the route at its place did (nothing to walk).
   std::vector<std::shared_ptr<std::vector<UniqueFd>>> fresh(workers_.size());
-  for (auto& sockets : fresh) {
-    sockets = std::make_shared<std::vector<UniqueFd>>(config->routes.size());
-  }
+  auto make_fresh = [&] {
+    for (auto& sockets : fresh) {
+      sockets = std::make_shared<std::vector<UniqueFd>>(config->routes.size());
+    }
+  };
+  bool in_place = config->routes.size() == running.routes.size();
+  if (!in_place) make_fresh();
   // The running addresses as a set only once a route does not listen where the route at
   // its place did: a reload that adds, removes or moves no route makes none.
   std::unordered_set<SocketAddress, SocketAddressHash> listening;
@@ -144,6 +150,11 @@ Result<void> Server::try_reload(ReloadTrigger trigger, uint64_t started_ms, Resu
   };
   for (size_t i = 0; i < config->routes.size(); ++i) {
     const RouteConfig& route = config->routes[i];
+    if (in_place) {
+      if (route.listen == running.routes[i].listen) continue;
+      in_place = false;
+      make_fresh();
+    }
     if (kept(i, route.listen)) continue;
     for (auto& sockets : fresh) {
       auto fd = listen_for(*config, route);

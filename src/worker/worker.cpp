@@ -160,48 +160,52 @@ void Worker::adopt(SnapshotPtr snapshot, std::shared_ptr<std::vector<UniqueFd>> 
   reactor_->post([this, snapshot = std::move(snapshot), fresh = std::move(fresh_listeners),
                   on_adopted = std::move(on_adopted)] {
     if (draining_ || stopping_) return;  // listeners are gone; nothing new will start
-    const auto& routes = snapshot->config->routes;
-    // The old listeners by address, made only when one is not where its route was: a
-    // reload that adds or removes no route keeps every listener in its place.
-    std::unordered_map<SocketAddress, std::unique_ptr<Listener>*, SocketAddressHash> running;
-    auto running_on = [&](size_t i) -> std::unique_ptr<Listener>* {
-      if (i < listeners_.size() && listeners_[i] && listeners_[i]->address() == routes[i].listen) {
-        return &listeners_[i];
-      }
-      if (running.empty()) {
-        running.reserve(listeners_.size());
-        for (auto& old : listeners_) {
-          if (old) running.emplace(old->address(), &old);
-        }
-      }
-      auto old = running.find(routes[i].listen);
-      return old != running.end() ? old->second : nullptr;
-    };
-    std::vector<std::unique_ptr<Listener>> listeners;
-    listeners.reserve(routes.size());
-    for (size_t i = 0; i < routes.size(); ++i) {
-      if (i < fresh->size() && (*fresh)[i].valid()) {
-        auto listener = std::make_unique<Listener>(*reactor_, *this, descriptor_reserve_, i,
-                                                   std::move((*fresh)[i]), routes[i].listen);
-        if (int error = listener->arm(); error != 0) {
-          log::error("listener_failed").kv("route", routes[i].name).kv("error", strerror(error));
-          continue;
-        }
-        listeners.push_back(std::move(listener));
-        continue;
-      }
-      // Same address as before: keep the very socket, so no client is ever refused.
-      if (std::unique_ptr<Listener>* old = running_on(i); old != nullptr && *old) {
-        (*old)->set_route_index(i);
-        listeners.push_back(std::move(*old));
-      }
-    }
-    listeners_ = std::move(listeners);  // what was not kept closes here
+    if (fresh) adopt_listeners(*snapshot, *fresh);
     std::unique_ptr<Generation> next = make_generation(snapshot, current_.get());
     if (current_->open_connections > 0) retired_.push_back(std::move(current_));
     current_ = std::move(next);
     on_adopted();
   });
+}
+
+void Worker::adopt_listeners(const Snapshot& snapshot, std::vector<UniqueFd>& fresh) {
+  const auto& routes = snapshot.config->routes;
+  // The old listeners by address, made only when one is not where its route was: a
+  // reload that adds or removes no route keeps every listener in its place.
+  std::unordered_map<SocketAddress, std::unique_ptr<Listener>*, SocketAddressHash> running;
+  auto running_on = [&](size_t i) -> std::unique_ptr<Listener>* {
+    if (i < listeners_.size() && listeners_[i] && listeners_[i]->address() == routes[i].listen) {
+      return &listeners_[i];
+    }
+    if (running.empty()) {
+      running.reserve(listeners_.size());
+      for (auto& old : listeners_) {
+        if (old) running.emplace(old->address(), &old);
+      }
+    }
+    auto old = running.find(routes[i].listen);
+    return old != running.end() ? old->second : nullptr;
+  };
+  std::vector<std::unique_ptr<Listener>> listeners;
+  listeners.reserve(routes.size());
+  for (size_t i = 0; i < routes.size(); ++i) {
+    if (i < fresh.size() && fresh[i].valid()) {
+      auto listener = std::make_unique<Listener>(*reactor_, *this, descriptor_reserve_, i,
+                                                 std::move(fresh[i]), routes[i].listen);
+      if (int error = listener->arm(); error != 0) {
+        log::error("listener_failed").kv("route", routes[i].name).kv("error", strerror(error));
+        continue;
+      }
+      listeners.push_back(std::move(listener));
+      continue;
+    }
+    // Same address as before: keep the very socket, so no client is ever refused.
+    if (std::unique_ptr<Listener>* old = running_on(i); old != nullptr && *old) {
+      (*old)->set_route_index(i);
+      listeners.push_back(std::move(*old));
+    }
+  }
+  listeners_ = std::move(listeners);  // what was not kept closes here
 }
 
 void Worker::run() noexcept {

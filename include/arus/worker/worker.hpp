@@ -41,7 +41,9 @@ class Worker final : public ConnectionHost, public AcceptSink {
   // socket for route i; otherwise route i keeps this worker's socket for its address.
   // Sockets of addresses no longer configured are closed; open connections finish on
   // the generation they started with. `on_adopted` runs on the worker thread once the
-  // switch is done (not when the worker is already draining).
+  // switch is done (not when the worker is already draining). A null `fresh_listeners`
+  // says every route listens where the route at its index did: the listeners are not
+  // walked (a reload of thousands of routes that adds, removes or moves none).
   void adopt(SnapshotPtr snapshot, std::shared_ptr<std::vector<UniqueFd>> fresh_listeners,
              std::function<void()> on_adopted);
 
@@ -99,6 +101,8 @@ class Worker final : public ConnectionHost, public AcceptSink {
          std::function<void()> on_exit);
   std::unique_ptr<Generation> make_generation(SnapshotPtr snapshot,
                                               const Generation* previous = nullptr) const;
+  // adopt()'s listeners: fresh sockets, kept ones moved to their route's index.
+  void adopt_listeners(const Snapshot& snapshot, std::vector<UniqueFd>& fresh);
   void run() noexcept;
   void refuse(const WorkerRoute& route, std::atomic<uint64_t>& reason_counter,
               UniqueFd client_fd, const SocketAddress& client) noexcept;
