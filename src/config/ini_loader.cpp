@@ -185,7 +185,7 @@ class Loader {
       }
       global_line_ = line_;
       kind_ = Kind::kGlobal;
-      running_sections_.global_section(section_text(header_start));
+      running_sections_.global_section(section_text(header_start), header_start);
     } else if (name.substr(0, 6) == "route:") {
       std::string_view route = name.substr(6);
       if (route.empty()) {
@@ -222,7 +222,8 @@ class Loader {
   // are skipped, inih sees the header alone (file_line() maps inih's count back).
   bool take_over(RouteState& state, std::string_view name, size_t header_start) {
     std::string_view section = section_text(header_start);
-    state.taken = running_sections_.take_over(routes_.size() - 1, name, section, line_);
+    state.taken =
+        running_sections_.take_over(routes_.size() - 1, name, section, header_start, line_);
     if (!state.taken) return false;
     const size_t end = header_start + section.size();
     int body = 0;

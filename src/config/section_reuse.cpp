@@ -26,13 +26,13 @@ bool names_nothing(const RouteConfig& route) {
 }  // namespace
 
 size_t next_section_start(std::string_view text, size_t from) noexcept {
-  for (size_t at = from; at < text.size();) {
-    size_t first = at;
-    while (first < text.size() && leading_space(text[first])) ++first;
-    if (first < text.size() && text[first] == '[') return at;
-    size_t newline = text.find('\n', first);
-    if (newline == std::string_view::npos) break;
-    at = newline + 1;
+  // Found by its '[' (one search per section rather than one per line): a '[' begins a
+  // header line when only leading space precedes it on its line.
+  for (size_t bracket = text.find('[', from); bracket != std::string_view::npos;
+       bracket = text.find('[', bracket + 1)) {
+    size_t at = bracket;
+    while (at > from && leading_space(text[at - 1])) --at;
+    if (at == from || text[at - 1] == '\n') return at;
   }
   return text.size();
 }
@@ -54,9 +54,26 @@ RunningSections::RunningSections(const Config* running, const std::string& path,
                  text.find("[global]") == std::string_view::npos;
 }
 
-void RunningSections::global_section(std::string_view section) {
-  global_same_ = enabled_ && running_->global.line != 0 &&
-                 running_section(running_->global.line) == section;
+void RunningSections::global_section(std::string_view section, size_t offset) {
+  global_same_ = false;
+  if (!enabled_ || running_->global.line == 0) return;
+  // Where the new file has it (an unchanged top of the file), else at its header's line.
+  if (section_at(offset, section)) {
+    global_same_ = true;
+    next_offset_ = offset + section.size();
+    return;
+  }
+  std::string_view at_line = running_section(running_->global.line);
+  global_same_ = at_line == section;
+  if (global_same_) next_offset_ = static_cast<size_t>(at_line.data() - running_->source.data()) + section.size();
+}
+
+bool RunningSections::section_at(size_t offset, std::string_view section) const {
+  std::string_view text = running_->source;
+  if (offset > text.size() || text.size() - offset < section.size()) return false;
+  if (text.compare(offset, section.size(), section) != 0) return false;
+  const size_t end = offset + section.size();  // a line start or the end (as `section`'s)
+  return end == text.size() || next_section_start(text, end) == end;
 }
 
 std::string_view RunningSections::running_section(int line) {
@@ -94,15 +111,27 @@ const std::shared_ptr<const RouteConfig>* RunningSections::running_route(size_t 
 }
 
 std::shared_ptr<const RouteConfig> RunningSections::take_over(size_t index, std::string_view name,
-                                                              std::string_view section, int line) {
+                                                              std::string_view section, size_t offset,
+                                                              int line) {
   if (!global_same_) return nullptr;
   const std::shared_ptr<const RouteConfig>* running = running_route(index, name);
   if (running == nullptr) return nullptr;
   const RouteConfig& route = **running;
   if (!names_nothing(route)) return nullptr;
   // The whole section byte for byte, header line included: the same keys, values,
-  // comments and blank lines, so the same lines relative to the header.
-  if (running_section(route.line) != section) return nullptr;
+  // comments and blank lines, so the same lines relative to the header. Looked for first
+  // where the last section taken over ended (a file edited in a few places has its
+  // sections in the same order), else at its header's line. A header names its route
+  // once in a file, so equal text there is that route's section.
+  if (section_at(next_offset_, section)) {
+    next_offset_ += section.size();
+  } else if (section_at(offset, section)) {
+    next_offset_ = offset + section.size();
+  } else {
+    std::string_view at_line = running_section(route.line);
+    if (at_line != section) return nullptr;
+    next_offset_ = static_cast<size_t>(at_line.data() - running_->source.data()) + section.size();
+  }
   ++taken_;
   if (route.line == line) return *running;
   return std::make_shared<const RouteConfig>(shifted_route(route, line - route.line));

@@ -35,30 +35,35 @@ class RunningSections {
   RunningSections(const Config* running, const std::string& path, std::string_view text);
 
   // Told when the loader meets the new file's [global] header, `section` its text (header
-  // line to the next header): routes after it are taken over only when it is written as
-  // the running one's. Without a [global] in either file, routes are taken over from the
-  // start; a route before a [global] header is parsed.
-  void global_section(std::string_view section);
+  // line to the next header) at `offset` of the new file: routes after it are taken over
+  // only when it is written as the running one's. Without a [global] in either file,
+  // routes are taken over from the start; a route before a [global] header is parsed.
+  void global_section(std::string_view section, size_t offset);
 
   // The route for section [route:NAME] of the new text, the `index`th route of the file,
-  // its header at `line` and `section` its text (header line to the next header): the
+  // its header at `line`, `section` its text (header line to the next header) at `offset`
+  // of the new file: the
   // running route itself when written the same at the same line, a copy with its lines
   // shifted when the section moved, or null when it must be parsed (new, changed, a DNS
   // name, or [global] changed or not yet known to be the same).
   std::shared_ptr<const RouteConfig> take_over(size_t index, std::string_view name,
-                                               std::string_view section, int line);
+                                               std::string_view section, size_t offset,
+                                               int line);
 
   // How many routes take_over() handed out.
   size_t taken() const noexcept { return taken_; }
 
  private:
   std::string_view running_section(int line);
+  // True when the running text has `section` at `offset`, as a whole section.
+  bool section_at(size_t offset, std::string_view section) const;
   const std::shared_ptr<const RouteConfig>* running_route(size_t index, std::string_view name);
 
   const Config* running_;
   bool enabled_;
   bool global_same_ = false;  // [global] is known to be written as the running one's
-  std::vector<size_t> line_starts_;  // of the running text, made at the first look
+  std::vector<size_t> line_starts_;  // of the running text, made at the first miss
+  size_t next_offset_ = 0;  // in the running text: where the last section taken over ended
   std::unordered_map<std::string_view, size_t> by_name_;  // made when the order differs
   std::shared_ptr<const RouteConfig> found_;  // running_route()'s answer
   size_t taken_ = 0;
