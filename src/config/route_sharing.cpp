@@ -18,6 +18,10 @@ bool same_backend(const BackendConfig& a, const BackendConfig& b) noexcept {
 // changed.
 static_assert(sizeof(RouteConfig) == 472 && sizeof(BackendConfig) == 80,
               "RouteConfig changed: compare the new field in same_route_settings");
+// with_running_routes() copies every field but the routes one by one.
+static_assert(sizeof(Config) == 2 * sizeof(std::string) + sizeof(GlobalConfig) +
+                                    sizeof(RouteList<RouteConfig>),
+              "Config changed: copy the new field in with_running_routes");
 
 }  // namespace
 
@@ -68,6 +72,16 @@ size_t share_unchanged_routes(Config& next, const Config& running) {
     ++shared;
   }
   return shared;
+}
+
+Config with_running_routes(const Config& running) {
+  Config copy;
+  copy.path = running.path;
+  copy.source = running.source;
+  copy.global = running.global;
+  copy.routes.reserve(running.routes.size());
+  for (size_t i = 0; i < running.routes.size(); ++i) copy.routes.push_shared(running.routes.pointer(i));
+  return copy;
 }
 
 }  // namespace arus
