@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <ini.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -110,8 +111,7 @@ class Loader {
     if (error_) return std::move(*error_);
     if (Result<void> done = finish(); !done) return std::move(done).error();
     config_.path = path_;
-    config_.source = std::string(text_);
-    return std::move(config_);
+    return std::move(config_);  // its source set by the caller, who holds the text
   }
 
  private:
@@ -515,7 +515,9 @@ class Loader {
 
 Result<Config> parse_config(std::string_view text, const std::string& path,
                             const NameLookup& lookup, const Config* running) {
-  return Loader(text, path, lookup, running).run();
+  Result<Config> config = Loader(text, path, lookup, running).run();
+  if (config) config->source = std::string(text);
+  return config;
 }
 
 Result<Config> parse_config(std::string_view text, const std::string& path,
@@ -540,6 +542,12 @@ Result<Config> load_config_file(const std::string& path, const NameLookup& looku
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return posix_error(path + ": cannot read", errno);
   std::string text;
+  // Room for the whole file at once (thousands of routes: hundreds of KiB, read into one
+  // allocation instead of growing by chunks); a file that grows meanwhile still reads whole.
+  struct stat info;
+  if (::fstat(fd.get(), &info) == 0 && info.st_size > 0) {
+    text.reserve(static_cast<size_t>(info.st_size) + 1);
+  }
   char chunk[16384];
   for (;;) {
     ssize_t n = ::read(fd.get(), chunk, sizeof chunk);
@@ -550,7 +558,9 @@ Result<Config> load_config_file(const std::string& path, const NameLookup& looku
     }
     text.append(chunk, static_cast<size_t>(n));
   }
-  return parse_config(text, path, lookup, running);
+  Result<Config> config = Loader(text, path, lookup, running).run();
+  if (config) config->source = std::move(text);  // the loader is done with it
+  return config;
 }
 
 }  // namespace arus
