@@ -244,8 +244,14 @@ class ReloadScale:
         open(log_path, "w").close()
         ports = scale_ports(self.port_base, self.routes)
 
+        # Every file made before the load starts: this process shares the load generator's
+        # CPU, and formatting thousands of routes during the run would delay wrk's own
+        # requests (their latency is the figure).
+        texts = [arus_config(ports, self.loaded_port, self.backend_port, workers, n)
+                 for n in range(self.reloads + 1)]
+
         def config(n):
-            return arus_config(ports, self.loaded_port, self.backend_port, workers, n)
+            return texts[n]
 
         _write_atomic(conf, config(0))
         # One worker pinned like the other targets; two workers get both CPUs.
@@ -283,8 +289,11 @@ class ReloadScale:
         pidfile = os.path.join(d, "haproxy.pid")
         ports = scale_ports(self.port_base, self.routes)
 
+        texts = [haproxy_config(ports, self.loaded_port, self.backend_port, n, pidfile)
+                 for n in range(self.reloads + 1)]  # before the load, as arus's
+
         def config(n):
-            return haproxy_config(ports, self.loaded_port, self.backend_port, n, pidfile)
+            return texts[n]
 
         started = set()  # every daemon's PID, ended at the end by PID
 

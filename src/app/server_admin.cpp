@@ -58,10 +58,12 @@ void Server::admin_dry_run(AdminCommand command, AdminDone done) {
   const bool has_text = command.has_text;
   try {
     resolver_->start(
-        [path = snapshot_->config->path, loaded, text, has_text](const NameLookup& lookup) {
-          // Body text: relative paths resolve as for the file it stands in for.
-          loaded->emplace(has_text ? parse_config(*text, path, lookup)
-                                   : load_config_file(path, lookup));
+        [running = snapshot_->config, loaded, text, has_text](const NameLookup& lookup) {
+          // Body text: relative paths resolve as for the file it stands in for. Sections
+          // written as the running ones are taken over, as a reload would.
+          const std::string& path = running->path;
+          loaded->emplace(has_text ? parse_config(*text, path, lookup, running.get())
+                                   : load_config_file(path, lookup, running.get()));
         },
         kDryRunLookupTimeoutMs,
         [this, loaded, done](Result<void> finished) {

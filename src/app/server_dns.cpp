@@ -64,22 +64,22 @@ Result<void> Server::apply_addresses(const std::string& route_name, const std::s
   AddressMerge merge = merge_addresses(current, answer);
   if (!merge.changed()) return {};
   uint64_t started_ms = monotonic_ms();
-  auto next = std::make_shared<Config>(running);
-  RouteConfig& changed = next->routes[static_cast<size_t>(route - running.routes.begin())];
-  changed = with_line_addresses(*route, backend, merge);
-  share_unchanged_routes(*next, running);  // all but the changed route: reused as they run
+  // The running configuration with one route replaced: every other route is the running
+  // one's object (not a copy of 5,000 routes), so all but it are reused as they run.
+  auto next = std::make_shared<Config>(with_running_routes(running));
+  const size_t changed_at = static_cast<size_t>(route - running.routes.begin());
+  next->routes.share(changed_at, std::make_shared<const RouteConfig>(
+                                     with_line_addresses(*route, backend, merge)));
+  const RouteConfig& changed = next->routes[changed_at];
   ConfigPtr config = next;
   auto built = build_snapshot(config, snapshot_.get(), FilterLoad::kKeepRunning);
   if (!built) return std::move(built).error();
 
-  // Commit: no listener changes, so every worker keeps its sockets.
+  // Commit: no listener changes, so every worker keeps its sockets where they are.
   uint64_t generation = stats_->apply(*config);
   attach_stats(**built, *stats_, generation);
   SnapshotPtr snapshot = std::move(*built);
-  std::vector<std::shared_ptr<std::vector<UniqueFd>>> fresh(workers_.size());
-  for (auto& sockets : fresh) {
-    sockets = std::make_shared<std::vector<UniqueFd>>(config->routes.size());
-  }
+  std::vector<std::shared_ptr<std::vector<UniqueFd>>> fresh(workers_.size());  // all null
   apply_limits(*snapshot);  // a new address gets the line's max_connections
   publish(snapshot, PendingReload{generation, "dns", started_ms, config->routes.size(), false},
           fresh);

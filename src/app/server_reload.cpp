@@ -50,10 +50,12 @@ void Server::reload(ReloadTrigger trigger, AdminDone waiter) noexcept {
   reload_loading_ = true;
   try {
     resolver_->start(
-        [path = running->path, running, loaded](const NameLookup& lookup) {
-          Result<Config> config = load_config_file(path, lookup);
-          // Here, so the parse's copies of unchanged routes are freed by the thread that
-          // made them (free_parse says why). The running configuration is read-only.
+        // The running configuration is read-only: the sections the file still has written
+        // the same are taken over on this thread, not parsed again; routes parsed equal to
+        // running ones are shared here too, so the parse's copies are freed by the thread
+        // that made them (free_parse says why).
+        [running, loaded](const NameLookup& lookup) {
+          Result<Config> config = load_config_file(running->path, lookup, running.get());
           if (config) share_unchanged_routes(*config, *running);
           loaded->emplace(std::move(config));
         },
@@ -136,16 +138,35 @@ Result<void> Server::try_reload(ReloadTrigger trigger, uint64_t started_ms, Resu
   const Config& running = *snapshot_->config;
   auto unheld = refuse_held_listen_addresses(*config, &running);
   if (!unheld) return std::move(unheld).error();
+  // Per worker, a new socket for each route on an address not listened on yet; null for
+  // all when every route listens where the route at its place did (nothing to walk).
   std::vector<std::shared_ptr<std::vector<UniqueFd>>> fresh(workers_.size());
-  for (auto& sockets : fresh) {
-    sockets = std::make_shared<std::vector<UniqueFd>>(config->routes.size());
-  }
+  auto make_fresh = [&] {
+    for (auto& sockets : fresh) {
+      sockets = std::make_shared<std::vector<UniqueFd>>(config->routes.size());
+    }
+  };
+  bool in_place = config->routes.size() == running.routes.size();
+  if (!in_place) make_fresh();
+  // The running addresses as a set only once a route does not listen where the route at
+  // its place did: a reload that adds, removes or moves no route makes none.
   std::unordered_set<SocketAddress, SocketAddressHash> listening;
-  listening.reserve(running.routes.size());
-  for (const RouteConfig& old : running.routes) listening.insert(old.listen);
+  auto kept = [&](size_t i, const SocketAddress& address) {
+    if (i < running.routes.size() && running.routes[i].listen == address) return true;
+    if (listening.empty()) {
+      listening.reserve(running.routes.size());
+      for (const RouteConfig& old : running.routes) listening.insert(old.listen);
+    }
+    return listening.contains(address);
+  };
   for (size_t i = 0; i < config->routes.size(); ++i) {
     const RouteConfig& route = config->routes[i];
-    if (listening.contains(route.listen)) continue;
+    if (in_place) {
+      if (route.listen == running.routes[i].listen) continue;
+      in_place = false;
+      make_fresh();
+    }
+    if (kept(i, route.listen)) continue;
     for (auto& sockets : fresh) {
       auto fd = listen_for(*config, route);
       if (!fd) return std::move(fd).error();

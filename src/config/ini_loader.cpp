@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <ini.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include "arus/config/config_error.hpp"
 #include "arus/config/proxy_protocol_config.hpp"
 #include "arus/config/limits_config.hpp"
+#include "arus/config/section_reuse.hpp"
 #include "arus/config/value_parsers.hpp"
 #include "arus/core/unique_fd.hpp"
 
@@ -42,9 +44,15 @@ constexpr std::string_view kRouteKeys[] = {"listen",          "backend",     "ba
                                            "rate_limit",       "rate_limit_per_source",
                                            "dns_refresh_ms"};
 
+// One route of the file: read here (its key_lines, the first line of each key, refuse
+// repeats and place later checks), or the running configuration's, its section written
+// as this one (section_reuse.hpp): its keys were not read again. Each in the object the
+// configuration will hold, so thousands of routes are neither moved nor copied.
 struct RouteState {
-  RouteConfig config;
-  KeyLines key_lines;  // first line of each key: to refuse repeats and place later checks
+  std::shared_ptr<RouteConfig> parsed;
+  std::shared_ptr<const RouteConfig> taken;
+
+  const RouteConfig& route() const { return taken ? *taken : *parsed; }
 };
 
 template <class T, class U>
@@ -81,8 +89,9 @@ size_t find_header_end(std::string_view line) {
 
 class Loader {
  public:
-  Loader(std::string_view text, const std::string& path, const NameLookup& lookup)
-      : text_(text), path_(path), lookup_(lookup) {}
+  Loader(std::string_view text, const std::string& path, const NameLookup& lookup,
+         const Config* running)
+      : text_(text), path_(path), lookup_(lookup), running_sections_(running, path, text) {}
 
   Result<Config> run() {
     // Room for every route up front: thousands of RouteStates are not moved while growing.
@@ -94,6 +103,7 @@ class Loader {
     routes_.reserve(sections);
     route_index_.reserve(sections);
     int rc = ini_parse_stream(&Loader::read_line, this, &Loader::handle_key, this);
+    rc = file_line(rc);
     if (rc > 0 && (!error_ || rc < error_line_)) {
       return config_error(path_, rc, "", "", "syntax error: " + syntax_reason(rc));
     }
@@ -101,8 +111,7 @@ class Loader {
     if (error_) return std::move(*error_);
     if (Result<void> done = finish(); !done) return std::move(done).error();
     config_.path = path_;
-    config_.source = std::string(text_);
-    return std::move(config_);
+    return std::move(config_);  // its source set by the caller, who holds the text
   }
 
  private:
@@ -121,6 +130,7 @@ class Loader {
 
   char* next_line(char* buffer, size_t size) {
     if (error_ || pos_ >= text_.size()) return nullptr;
+    const size_t line_start = pos_;
     size_t newline = text_.find('\n', pos_);
     size_t end = newline == std::string_view::npos ? text_.size() : newline;
     std::string_view line = text_.substr(pos_, end - pos_);
@@ -154,7 +164,7 @@ class Loader {
           fail(line_, "", "", "syntax error: unexpected text after ']'");
           return nullptr;
         }
-        on_section(trimmed.substr(1, close - 1));
+        on_section(trimmed.substr(1, close - 1), line_start);
         if (error_) return nullptr;
       }
     }
@@ -164,7 +174,8 @@ class Loader {
     return buffer;
   }
 
-  void on_section(std::string_view name) {
+  // `name` is a view of text_ (route_index_ keeps it); `header_start` where its line begins.
+  void on_section(std::string_view name, size_t header_start) {
     std::string display = "[" + std::string(name) + "]";
     if (name == "global") {
       if (global_line_ != 0) {
@@ -174,29 +185,66 @@ class Loader {
       }
       global_line_ = line_;
       kind_ = Kind::kGlobal;
+      running_sections_.global_section(section_text(header_start), header_start);
     } else if (name.substr(0, 6) == "route:") {
       std::string_view route = name.substr(6);
       if (route.empty()) {
         fail(line_, display, "", "route name is empty (expected [route:NAME])");
         return;
       }
-      if (auto other = route_index_.find(std::string(route)); other != route_index_.end()) {
+      if (auto other = route_index_.find(route); other != route_index_.end()) {
         fail(line_, display, "",
              "duplicate route name (first at line " +
-                 std::to_string(routes_[other->second].config.line) + ")");
+                 std::to_string(routes_[other->second].route().line) + ")");
         return;
       }
-      route_index_.emplace(std::string(route), routes_.size());
-      RouteState state;
-      state.config.name = std::string(route);
-      state.config.line = line_;
-      routes_.push_back(std::move(state));
+      route_index_.emplace(route, routes_.size());
+      RouteState& state = routes_.emplace_back();
+      if (!take_over(state, route, header_start)) {
+        state.parsed = std::make_shared<RouteConfig>();
+        state.parsed->name = std::string(route);
+        state.parsed->line = line_;
+      }
       kind_ = Kind::kRoute;
     } else {
       fail(line_, display, "", "unknown section (expected [global] or [route:NAME])");
       return;
     }
     section_ = std::move(display);
+  }
+
+  // This header's section, to the next header.
+  std::string_view section_text(size_t header_start) const {
+    return text_.substr(header_start, next_section_start(text_, pos_) - header_start);
+  }
+
+  // A route section written as the running one's is not read: its lines after the header
+  // are skipped, inih sees the header alone (file_line() maps inih's count back).
+  bool take_over(RouteState& state, std::string_view name, size_t header_start) {
+    std::string_view section = section_text(header_start);
+    state.taken =
+        running_sections_.take_over(routes_.size() - 1, name, section, header_start, line_);
+    if (!state.taken) return false;
+    const size_t end = header_start + section.size();
+    int body = 0;
+    for (size_t at = pos_; at < end; ++body) {
+      size_t newline = text_.find('\n', at);
+      at = newline == std::string_view::npos || newline >= end ? end : newline + 1;
+    }
+    pos_ = end;
+    skipped_.push_back({line_ - skipped_lines_, skipped_lines_ + body});
+    skipped_lines_ += body;
+    line_ += body;
+    return true;
+  }
+
+  // inih's line number `inih_line` as a line of the file: inih did not count the lines of
+  // the sections taken over before it.
+  int file_line(int inih_line) const {
+    for (auto it = skipped_.rbegin(); it != skipped_.rend(); ++it) {
+      if (it->header_line < inih_line) return inih_line + it->skipped_through;
+    }
+    return inih_line;
   }
 
   void on_key(std::string_view key, std::string_view value) {
@@ -215,7 +263,7 @@ class Loader {
                      : "unknown key");
       return;
     }
-    KeyLines& lines = global ? global_keys_ : routes_.back().key_lines;
+    KeyLines& lines = global ? global_keys_ : routes_.back().parsed->key_lines;
     if (auto it = lines.find(key); it != lines.end() && key != "backend") {
       fail(line_, section_, key, "given twice (first at line " + std::to_string(it->second) + ")");
       return;
@@ -251,7 +299,7 @@ class Loader {
   }
 
   Result<void> set_route(std::string_view key, std::string_view value) {
-    RouteConfig& r = routes_.back().config;
+    RouteConfig& r = *routes_.back().parsed;
     if (key == "listen") {
       r.listen_name = std::string(value);
       return assign(parse_address(value, lookup_for(key)), r.listen);
@@ -344,23 +392,16 @@ class Loader {
     std::unordered_map<SocketAddress, size_t, SocketAddressHash> listening;
     listening.reserve(routes_.size());
     for (size_t i = 0; i < routes_.size(); ++i) {
-      RouteConfig& r = routes_[i].config;
+      const RouteConfig& r = routes_[i].route();
       // Made only for a message: thousands of routes pass without one.
       auto where = [&r] { return "[route:" + r.name + "]"; };
-      if (r.listen.empty()) return make_error(r.line, where(), "", "route has no 'listen'");
-      if (r.backends.empty()) return make_error(r.line, where(), "", "route has no 'backend'");
-      if (r.filter.empty() && !r.filter_args.empty()) {
-        return make_error(routes_[i].key_lines.at("filter_args"), where(), "filter_args",
-                          "set without 'filter'");
-      }
-      if (auto problem = validate_health_check(r.health_check, routes_[i].key_lines)) {
-        const KeyLines& lines = routes_[i].key_lines;
-        auto at = lines.find(problem->key);
-        return make_error(at != lines.end() ? at->second : r.line, where(), problem->key,
-                          problem->reason);
+      // A route taken over passed these checks of its own section when it was loaded;
+      // those across routes and [global] below see every route.
+      if (!routes_[i].taken) {
+        if (auto local = check_route(r)) return std::move(*local);
       }
       if (auto [first, added] = listening.emplace(r.listen, i); !added) {
-        const RouteConfig& other = routes_[first->second].config;
+        const RouteConfig& other = routes_[first->second].route();
         return make_error(r.line, where(), "",
                           "listen address " + r.listen_name + " is already used by [route:" +
                               other.name + "] (line " + std::to_string(other.line) + ")");
@@ -376,12 +417,28 @@ class Loader {
     }
     config_.routes.reserve(routes_.size());
     for (RouteState& state : routes_) {
-      state.config.key_lines = std::move(state.key_lines);
-      config_.routes.push_back(std::move(state.config));
+      config_.routes.push_shared(state.taken ? std::move(state.taken) : std::move(state.parsed));
     }
     g.line = global_line_;
     g.key_lines = std::move(global_keys_);
     return {};
+  }
+
+  // The checks of one route that need its whole section read.
+  std::optional<Error> check_route(const RouteConfig& r) const {
+    const KeyLines& lines = r.key_lines;
+    auto where = [&r] { return "[route:" + r.name + "]"; };
+    if (r.listen.empty()) return make_error(r.line, where(), "", "route has no 'listen'");
+    if (r.backends.empty()) return make_error(r.line, where(), "", "route has no 'backend'");
+    if (r.filter.empty() && !r.filter_args.empty()) {
+      return make_error(lines.at("filter_args"), where(), "filter_args", "set without 'filter'");
+    }
+    if (auto problem = validate_health_check(r.health_check, lines)) {
+      auto at = lines.find(problem->key);
+      return make_error(at != lines.end() ? at->second : r.line, where(), problem->key,
+                        problem->reason);
+    }
+    return std::nullopt;
   }
 
   // A file without routes would serve nothing: at a reload, applying it would close every
@@ -443,15 +500,29 @@ class Loader {
   KeyLines global_keys_;
   std::string plugin_dir_{kDefaultPluginDir};
   std::vector<RouteState> routes_;
-  std::unordered_map<std::string, size_t> route_index_;  // routes_ by name
+  std::unordered_map<std::string_view, size_t> route_index_;  // routes_ by name
+  RunningSections running_sections_;
+  struct Skipped {
+    int header_line;      // inih's number of the header of a section taken over
+    int skipped_through;  // lines inih did not see up to the end of that section
+  };
+  std::vector<Skipped> skipped_;
+  int skipped_lines_ = 0;
   Config config_;
 };
 
 }  // namespace
 
 Result<Config> parse_config(std::string_view text, const std::string& path,
+                            const NameLookup& lookup, const Config* running) {
+  Result<Config> config = Loader(text, path, lookup, running).run();
+  if (config) config->source = std::string(text);
+  return config;
+}
+
+Result<Config> parse_config(std::string_view text, const std::string& path,
                             const NameLookup& lookup) {
-  return Loader(text, path, lookup).run();
+  return parse_config(text, path, lookup, nullptr);
 }
 
 Result<Config> parse_config(std::string_view text, const std::string& path) {
@@ -463,9 +534,20 @@ Result<Config> load_config_file(const std::string& path) {
 }
 
 Result<Config> load_config_file(const std::string& path, const NameLookup& lookup) {
+  return load_config_file(path, lookup, nullptr);
+}
+
+Result<Config> load_config_file(const std::string& path, const NameLookup& lookup,
+                                const Config* running) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return posix_error(path + ": cannot read", errno);
   std::string text;
+  // Room for the whole file at once (thousands of routes: hundreds of KiB, read into one
+  // allocation instead of growing by chunks); a file that grows meanwhile still reads whole.
+  struct stat info;
+  if (::fstat(fd.get(), &info) == 0 && info.st_size > 0) {
+    text.reserve(static_cast<size_t>(info.st_size) + 1);
+  }
   char chunk[16384];
   for (;;) {
     ssize_t n = ::read(fd.get(), chunk, sizeof chunk);
@@ -476,7 +558,9 @@ Result<Config> load_config_file(const std::string& path, const NameLookup& looku
     }
     text.append(chunk, static_cast<size_t>(n));
   }
-  return parse_config(text, path, lookup);
+  Result<Config> config = Loader(text, path, lookup, running).run();
+  if (config) config->source = std::move(text);  // the loader is done with it
+  return config;
 }
 
 }  // namespace arus

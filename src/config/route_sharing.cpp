@@ -1,6 +1,7 @@
 // Comparing routes across a reload; sharing the unchanged ones.
 #include "arus/config/route_sharing.hpp"
 
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 
@@ -17,6 +18,10 @@ bool same_backend(const BackendConfig& a, const BackendConfig& b) noexcept {
 // changed.
 static_assert(sizeof(RouteConfig) == 472 && sizeof(BackendConfig) == 80,
               "RouteConfig changed: compare the new field in same_route_settings");
+// with_running_routes() copies every field but the routes one by one.
+static_assert(sizeof(Config) == 2 * sizeof(std::string) + sizeof(GlobalConfig) +
+                                    sizeof(RouteList<RouteConfig>),
+              "Config changed: copy the new field in with_running_routes");
 
 }  // namespace
 
@@ -35,25 +40,48 @@ bool same_route_settings(const RouteConfig& a, const RouteConfig& b) noexcept {
 }
 
 size_t share_unchanged_routes(Config& next, const Config& running) {
+  // Made at the first route not at its running place: the loader shares most routes
+  // already (section_reuse.hpp), in the same order.
   std::unordered_map<std::string_view, size_t> by_name;
-  by_name.reserve(running.routes.size());
-  for (size_t i = 0; i < running.routes.size(); ++i) by_name.emplace(running.routes[i].name, i);
+  auto running_index = [&](size_t i) -> std::optional<size_t> {
+    if (i < running.routes.size() && running.routes[i].name == next.routes[i].name) return i;
+    if (by_name.empty()) {
+      by_name.reserve(running.routes.size());
+      for (size_t r = 0; r < running.routes.size(); ++r) by_name.emplace(running.routes[r].name, r);
+    }
+    auto found = by_name.find(next.routes[i].name);
+    return found == by_name.end() ? std::nullopt : std::optional<size_t>(found->second);
+  };
   size_t shared = 0;
   for (size_t i = 0; i < next.routes.size(); ++i) {
     const RouteConfig& route = next.routes[i];
-    auto found = by_name.find(route.name);
-    if (found == by_name.end()) continue;
-    const RouteConfig& old = running.routes[found->second];
+    std::optional<size_t> found = running_index(i);
+    if (!found) continue;
+    const RouteConfig& old = running.routes[*found];
+    if (&route == &old) {
+      ++shared;
+      continue;
+    }
     if (route.line != old.line || route.key_lines != old.key_lines) continue;
     bool same_lines = true;
     for (size_t b = 0; same_lines && b < route.backends.size() && b < old.backends.size(); ++b) {
       same_lines = route.backends[b].line == old.backends[b].line;
     }
     if (!same_lines || !same_route_settings(route, old)) continue;
-    next.routes.share(i, running.routes.pointer(found->second));
+    next.routes.share(i, running.routes.pointer(*found));
     ++shared;
   }
   return shared;
+}
+
+Config with_running_routes(const Config& running) {
+  Config copy;
+  copy.path = running.path;
+  copy.source = running.source;
+  copy.global = running.global;
+  copy.routes.reserve(running.routes.size());
+  for (size_t i = 0; i < running.routes.size(); ++i) copy.routes.push_shared(running.routes.pointer(i));
+  return copy;
 }
 
 }  // namespace arus

@@ -69,20 +69,28 @@ Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config, const Snapsho
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->config = std::move(config);
   const Config& whole = *snapshot->config;
-  // The running generation's routes by name, looked up once per route.
-  std::unordered_map<std::string_view, const std::shared_ptr<RouteRuntime>*> running;
-  if (previous != nullptr) {
-    running.reserve(previous->routes.size());
-    for (const auto& route : previous->routes) running.emplace(route->config.name, &route);
-  }
+  // The running generation's route of the same name: at the same place unless routes
+  // were added, removed or moved above it; the map by name is made at the first that was.
+  std::unordered_map<std::string_view, const std::shared_ptr<RouteRuntime>*> by_name;
+  auto running = [&](size_t i, const std::string& name) -> const std::shared_ptr<RouteRuntime>* {
+    if (previous == nullptr) return nullptr;
+    const auto& routes = previous->routes;
+    if (i < routes.size() && routes[i]->config.name == name) return &routes[i];
+    if (by_name.empty()) {
+      by_name.reserve(routes.size());
+      for (const auto& route : routes) by_name.emplace(route->config.name, &route);
+    }
+    auto found = by_name.find(name);
+    return found != by_name.end() ? found->second : nullptr;
+  };
   snapshot->routes.reserve(whole.routes.size());
   snapshot->reused_routes.resize(whole.routes.size());
   for (size_t i = 0; i < whole.routes.size(); ++i) {
     const RouteConfig& route = whole.routes[i];
-    auto found = running.find(route.name);
-    const RouteRuntime* kept = found != running.end() ? found->second->get() : nullptr;
+    const std::shared_ptr<RouteRuntime>* found = running(i, route.name);
+    const RouteRuntime* kept = found != nullptr ? found->get() : nullptr;
     if (kept != nullptr && reusable(*kept, route, filters)) {
-      snapshot->routes.push_back(*found->second);
+      snapshot->routes.push_back(*found);
       snapshot->reused_routes[i] = true;
       continue;
     }

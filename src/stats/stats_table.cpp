@@ -127,6 +127,37 @@ void StatsTable::prune_retired() {
 
 uint64_t StatsTable::apply(const Config& config) {
   std::unique_lock lock(mutex_);
+  if (!apply_in_place(config)) apply_reordered(config);
+  prune_retired();
+  prune_dns_counts(config);
+  return ++generation_;
+}
+
+// The row of a route needs its listen address and backends again only when the route is
+// another object than the one it was last applied from (RouteList::share).
+void StatsTable::reconcile_row(RouteStats& row, const std::shared_ptr<const RouteConfig>& route) {
+  if (!row.retired_ && row.applied_ == route) return;
+  row.retired_ = false;
+  row.listen_ = route->listen_name;
+  reconcile_backends(row, *route);
+  row.applied_ = route;
+}
+
+bool StatsTable::apply_in_place(const Config& config) {
+  // The same route names in the same order (a reload that adds, removes or moves no
+  // route): the rows and the index stand, and only the changed routes' rows are touched.
+  if (config.routes.size() != routes_.size()) return false;
+  for (size_t i = 0; i < routes_.size(); ++i) {
+    if (routes_[i]->applied_.get() != &config.routes[i] &&
+        routes_[i]->name() != config.routes[i].name) {
+      return false;
+    }
+  }
+  for (size_t i = 0; i < routes_.size(); ++i) reconcile_row(*routes_[i], config.routes.pointer(i));
+  return true;
+}
+
+void StatsTable::apply_reordered(const Config& config) {
   std::vector<std::shared_ptr<RouteStats>> next;
   std::unordered_map<std::string_view, std::shared_ptr<RouteStats>> next_index;
   next.reserve(config.routes.size());
@@ -134,13 +165,7 @@ uint64_t StatsTable::apply(const Config& config) {
     const RouteConfig& route = config.routes[i];
     if (next_index.count(route.name) != 0) continue;  // duplicates are refused by the loader
     std::shared_ptr<RouteStats> row = take_row(route.name);
-    std::shared_ptr<const RouteConfig> object = config.routes.pointer(i);
-    if (row->retired_ || row->applied_ != object) {  // else: unchanged since the last apply
-      row->retired_ = false;
-      row->listen_ = route.listen_name;
-      reconcile_backends(*row, route);
-      row->applied_ = std::move(object);
-    }
+    reconcile_row(*row, config.routes.pointer(i));
     next_index.emplace(row->name(), row);
     next.push_back(std::move(row));
   }
@@ -152,9 +177,6 @@ uint64_t StatsTable::apply(const Config& config) {
   index_.clear();  // drop references before routes_ so no key outlives its row
   routes_ = std::move(next);
   index_ = std::move(next_index);
-  prune_retired();
-  prune_dns_counts(config);
-  return ++generation_;
 }
 
 void StatsTable::prune_dns_counts(const Config& config) {

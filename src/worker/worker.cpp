@@ -1,6 +1,7 @@
 // Worker thread: accept, admit or refuse, run connections, drain.
 #include "arus/worker/worker.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <unordered_map>
 
@@ -53,46 +54,67 @@ Worker::Worker(unsigned index, std::unique_ptr<Reactor> reactor, Admission& glob
 std::unique_ptr<Worker::Generation> Worker::make_generation(SnapshotPtr snapshot,
                                                             const Generation* previous) const {
   auto generation = std::make_unique<Generation>();
-  size_t route_count = snapshot->routes.size();
-  bool access_log = snapshot->config->global.access_log;
-  generation->balancers.reserve(route_count);
-  generation->backend_stats.reserve(route_count);
-  generation->routes.reserve(route_count);
+  const size_t route_count = snapshot->routes.size();
+  const bool access_log = snapshot->config->global.access_log;
+  const bool same_log =
+      previous != nullptr && previous->snapshot->config->global.access_log == access_log;
   // Where a reused runtime was in the previous generation: the same place unless the
   // file moved it (then looked up by runtime, the map made once).
   constexpr size_t kBuilt = SIZE_MAX;
   std::unordered_map<const RouteRuntime*, size_t> before;
   auto previous_index = [&](size_t i, const RouteRuntime* runtime) -> size_t {
     if (previous == nullptr || !snapshot->reused(i)) return kBuilt;
-    if (i < previous->routes.size() && previous->routes[i].runtime == runtime) return i;
+    if (i < previous->route_count && previous->route(i).runtime == runtime) return i;
     if (before.empty()) {
-      before.reserve(previous->routes.size());
-      for (size_t j = 0; j < previous->routes.size(); ++j) {
-        before.emplace(previous->routes[j].runtime, j);
-      }
+      before.reserve(previous->route_count);
+      for (size_t j = 0; j < previous->route_count; ++j) before.emplace(previous->route(j).runtime, j);
     }
     auto found = before.find(runtime);
     return found != before.end() ? found->second : kBuilt;
   };
-  for (size_t i = 0; i < route_count; ++i) {
-    const auto& route = snapshot->routes[i];
-    if (size_t kept = previous_index(i, route.get()); kept != kBuilt) {
-      generation->balancers.push_back(previous->balancers[kept]);
-      generation->backend_stats.push_back(previous->backend_stats[kept]);
-    } else {
-      generation->balancers.push_back(
-          std::make_shared<Balancer>(route->config.balance, route->backend_count));
-      auto backend_stats = std::make_shared<std::vector<BackendShard*>>();
-      backend_stats->reserve(route->counters.backends.size());
-      for (const auto& backend : route->counters.backends) {
-        backend_stats->push_back(&backend->shard(index_));
+  generation->chunks.reserve((route_count + kChunkRoutes - 1) / kChunkRoutes);
+  for (size_t begin = 0; begin < route_count; begin += kChunkRoutes) {
+    const size_t end = std::min(route_count, begin + kChunkRoutes);
+    const size_t c = begin / kChunkRoutes;
+    // The previous generation's chunk runs the same runtimes at the same places: shared.
+    if (same_log && c < previous->chunks.size()) {
+      const RouteChunk& old = *previous->chunks[c];
+      bool same = old.routes.size() == end - begin;
+      for (size_t i = begin; same && i < end; ++i) {
+        same = old.routes[i - begin].runtime == snapshot->routes[i].get();
       }
-      generation->backend_stats.push_back(std::move(backend_stats));
+      if (same) {
+        generation->chunks.push_back(previous->chunks[c]);
+        continue;
+      }
     }
-    generation->routes.push_back(WorkerRoute{route.get(), generation->balancers.back().get(),
-                                             &route->counters.route->shard(index_),
-                                             generation->backend_stats.back().get(), access_log});
+    auto chunk = std::make_shared<RouteChunk>();
+    chunk->routes.reserve(end - begin);
+    chunk->balancers.reserve(end - begin);
+    chunk->backend_stats.reserve(end - begin);
+    for (size_t i = begin; i < end; ++i) {
+      const auto& route = snapshot->routes[i];
+      if (size_t kept = previous_index(i, route.get()); kept != kBuilt) {
+        const RouteChunk& old = *previous->chunks[kept / kChunkRoutes];
+        chunk->balancers.push_back(old.balancers[kept % kChunkRoutes]);
+        chunk->backend_stats.push_back(old.backend_stats[kept % kChunkRoutes]);
+      } else {
+        chunk->balancers.push_back(
+            std::make_shared<Balancer>(route->config.balance, route->backend_count));
+        auto backend_stats = std::make_shared<std::vector<BackendShard*>>();
+        backend_stats->reserve(route->counters.backends.size());
+        for (const auto& backend : route->counters.backends) {
+          backend_stats->push_back(&backend->shard(index_));
+        }
+        chunk->backend_stats.push_back(std::move(backend_stats));
+      }
+      chunk->routes.push_back(WorkerRoute{route.get(), chunk->balancers.back().get(),
+                                          &route->counters.route->shard(index_),
+                                          chunk->backend_stats.back().get(), access_log});
+    }
+    generation->chunks.push_back(std::move(chunk));
   }
+  generation->route_count = route_count;
   generation->snapshot = std::move(snapshot);
   return generation;
 }
@@ -162,48 +184,52 @@ void Worker::adopt(SnapshotPtr snapshot, std::shared_ptr<std::vector<UniqueFd>> 
   reactor_->post([this, snapshot = std::move(snapshot), fresh = std::move(fresh_listeners),
                   on_adopted = std::move(on_adopted)] {
     if (draining_ || stopping_) return;  // listeners are gone; nothing new will start
-    const auto& routes = snapshot->config->routes;
-    // The old listeners by address, made only when one is not where its route was: a
-    // reload that adds or removes no route keeps every listener in its place.
-    std::unordered_map<SocketAddress, std::unique_ptr<Listener>*, SocketAddressHash> running;
-    auto running_on = [&](size_t i) -> std::unique_ptr<Listener>* {
-      if (i < listeners_.size() && listeners_[i] && listeners_[i]->address() == routes[i].listen) {
-        return &listeners_[i];
-      }
-      if (running.empty()) {
-        running.reserve(listeners_.size());
-        for (auto& old : listeners_) {
-          if (old) running.emplace(old->address(), &old);
-        }
-      }
-      auto old = running.find(routes[i].listen);
-      return old != running.end() ? old->second : nullptr;
-    };
-    std::vector<std::unique_ptr<Listener>> listeners;
-    listeners.reserve(routes.size());
-    for (size_t i = 0; i < routes.size(); ++i) {
-      if (i < fresh->size() && (*fresh)[i].valid()) {
-        auto listener = std::make_unique<Listener>(*reactor_, *this, descriptor_reserve_, i,
-                                                   std::move((*fresh)[i]), routes[i].listen);
-        if (int error = listener->arm(); error != 0) {
-          log::error("listener_failed").kv("route", routes[i].name).kv("error", strerror(error));
-          continue;
-        }
-        listeners.push_back(std::move(listener));
-        continue;
-      }
-      // Same address as before: keep the very socket, so no client is ever refused.
-      if (std::unique_ptr<Listener>* old = running_on(i); old != nullptr && *old) {
-        (*old)->set_route_index(i);
-        listeners.push_back(std::move(*old));
-      }
-    }
-    listeners_ = std::move(listeners);  // what was not kept closes here
+    if (fresh) adopt_listeners(*snapshot, *fresh);
     std::unique_ptr<Generation> next = make_generation(snapshot, current_.get());
     if (current_->open_connections > 0) retired_.push_back(std::move(current_));
     current_ = std::move(next);
     on_adopted();
   });
+}
+
+void Worker::adopt_listeners(const Snapshot& snapshot, std::vector<UniqueFd>& fresh) {
+  const auto& routes = snapshot.config->routes;
+  // The old listeners by address, made only when one is not where its route was: a
+  // reload that adds or removes no route keeps every listener in its place.
+  std::unordered_map<SocketAddress, std::unique_ptr<Listener>*, SocketAddressHash> running;
+  auto running_on = [&](size_t i) -> std::unique_ptr<Listener>* {
+    if (i < listeners_.size() && listeners_[i] && listeners_[i]->address() == routes[i].listen) {
+      return &listeners_[i];
+    }
+    if (running.empty()) {
+      running.reserve(listeners_.size());
+      for (auto& old : listeners_) {
+        if (old) running.emplace(old->address(), &old);
+      }
+    }
+    auto old = running.find(routes[i].listen);
+    return old != running.end() ? old->second : nullptr;
+  };
+  std::vector<std::unique_ptr<Listener>> listeners;
+  listeners.reserve(routes.size());
+  for (size_t i = 0; i < routes.size(); ++i) {
+    if (i < fresh.size() && fresh[i].valid()) {
+      auto listener = std::make_unique<Listener>(*reactor_, *this, descriptor_reserve_, i,
+                                                 std::move(fresh[i]), routes[i].listen);
+      if (int error = listener->arm(); error != 0) {
+        log::error("listener_failed").kv("route", routes[i].name).kv("error", strerror(error));
+        continue;
+      }
+      listeners.push_back(std::move(listener));
+      continue;
+    }
+    // Same address as before: keep the very socket, so no client is ever refused.
+    if (std::unique_ptr<Listener>* old = running_on(i); old != nullptr && *old) {
+      (*old)->set_route_index(i);
+      listeners.push_back(std::move(*old));
+    }
+  }
+  listeners_ = std::move(listeners);  // what was not kept closes here
 }
 
 void Worker::run() noexcept {
@@ -214,7 +240,7 @@ void Worker::run() noexcept {
 
 void Worker::on_accept(size_t route_index, UniqueFd client_fd,
                        const SocketAddress& client_address) noexcept {
-  const WorkerRoute& route = current_->routes[route_index];
+  const WorkerRoute& route = current_->route(route_index);
   stats_add(route.stats->connections_total);
   if (!global_admission_.try_enter()) {
     refuse(route, route.stats->refused_global_limit, std::move(client_fd), client_address);
@@ -277,7 +303,7 @@ void Worker::log_refused(const WorkerRoute& route, const SocketAddress& client) 
 
 void Worker::on_refused_no_descriptor(size_t route_index,
                                       const SocketAddress& client_address) noexcept {
-  const WorkerRoute& route = current_->routes[route_index];
+  const WorkerRoute& route = current_->route(route_index);
   stats_add(route.stats->connections_total);
   stats_add(route.stats->refused_fds);
   log_refused(route, client_address);

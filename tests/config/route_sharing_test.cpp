@@ -98,3 +98,27 @@ TEST(RouteList, ASharedRouteOutlivesTheConfigurationItCameFrom) {
 
 }  // namespace
 }  // namespace arus
+
+namespace arus {
+namespace {
+
+// A DNS refresh replaces one route of a copy whose other routes are the running objects.
+TEST(RouteSharing, WithRunningRoutesSharesEveryRouteAndCopiesTheRest) {
+  Config running = config_of({test::route_config("web", {"a:1"}), test::route_config("api", {"b:2"})});
+  running.path = "/etc/arus/proxy.conf";
+  running.source = "[route:web]\n";
+  running.global.plugin_dir = "/p";
+  Config copy = with_running_routes(running);
+  EXPECT_EQ(copy.path, running.path);
+  EXPECT_EQ(copy.source, running.source);
+  EXPECT_EQ(copy.global.plugin_dir, "/p");
+  ASSERT_EQ(copy.routes.size(), 2u);
+  EXPECT_EQ(copy.routes.pointer(0), running.routes.pointer(0));
+  EXPECT_EQ(copy.routes.pointer(1), running.routes.pointer(1));
+  copy.routes.share(1, std::make_shared<const RouteConfig>(test::route_config("api", {"c:3"})));
+  EXPECT_EQ(running.routes[1].backends[0].name, "b:2");
+  EXPECT_EQ(share_unchanged_routes(copy, running), 1u);
+}
+
+}  // namespace
+}  // namespace arus

@@ -150,6 +150,36 @@ TEST(StatsTable, RetiredRouteIsExportedWhileActiveAndFreedWhenUnheld) {
   EXPECT_TRUE(watch.expired()) << "freed at the apply after its last holder let go";
 }
 
+// Issue 19: a reload that keeps the routes' names and order reconciles only the rows of
+// routes that are other objects; the others, and the index, stand.
+TEST(StatsTable, ApplyWithTheSameRoutesInOrderTouchesOnlyTheChangedRows) {
+  StatsTable table(1, "v");
+  Config first = config({route_config("a", {"a:1"}), route_config("b", {"b:1"}),
+                         route_config("c", {"c:1"}, "127.0.0.1:9000")});
+  table.apply(first);
+  std::shared_ptr<RouteStats> a = find_route(table, "a");
+  ASSERT_NE(find_backend(table, "b", "b:1"), nullptr);
+  Config second = config({route_config("a", {"a:1"}), route_config("b", {"b:2"}),
+                          route_config("c", {"c:1"}, "127.0.0.1:9001")});
+  second.routes.share(0, first.routes.pointer(0));  // unchanged: the running object
+  table.apply(second);
+  EXPECT_EQ(find_route(table, "a"), a);
+  EXPECT_NE(find_backend(table, "b", "b:2"), nullptr) << "the changed route's new backend";
+  EXPECT_EQ(find_backend(table, "b", "b:1"), nullptr) << "its old backend is no longer live";
+  table.publish_generation(2);
+  StatsSnapshot s = table.snapshot();
+  ASSERT_EQ(s.routes.size(), 3u);
+  EXPECT_EQ(s.routes[2].listen, "127.0.0.1:9001");
+  EXPECT_EQ(s.routes[1].name, "b");
+  // Reordered afterwards: found by name again, counters kept.
+  Config third = config({route_config("c", {"c:1"}, "127.0.0.1:9001"),
+                         route_config("b", {"b:2"}), route_config("a", {"a:1"})});
+  table.apply(third);
+  EXPECT_EQ(find_route(table, "a"), a);
+  table.publish_generation(3);
+  EXPECT_EQ(table.snapshot().routes[0].name, "c");
+}
+
 TEST(StatsTable, RouteRemovedAndAddedBackWhileHeldKeepsItsCounters) {
   StatsTable table(1, "v");
   table.apply(config({route_config("r", {"a:1"})}));

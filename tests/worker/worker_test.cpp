@@ -229,9 +229,12 @@ class WorkerTest : public ::testing::Test {
 
   // Adopts `next` (fresh listeners as given) and waits until the worker has switched.
   void adopt(SnapshotPtr next, std::vector<UniqueFd> fresh = {}) {
+    adopt_with(std::move(next), std::make_shared<std::vector<UniqueFd>>(std::move(fresh)));
+  }
+  // The same with the listeners as the server passes them (null: all stay in place).
+  void adopt_with(SnapshotPtr next, std::shared_ptr<std::vector<UniqueFd>> fresh) {
     auto adopted = std::make_shared<std::atomic<bool>>(false);
-    worker->adopt(std::move(next), std::make_shared<std::vector<UniqueFd>>(std::move(fresh)),
-                  [adopted] { *adopted = true; });
+    worker->adopt(std::move(next), std::move(fresh), [adopted] { *adopted = true; });
     ASSERT_TRUE(wait_until([&] { return adopted->load(); }));
   }
 
@@ -415,6 +418,30 @@ TEST_F(WorkerTest, AdoptKeepsSocketsOfKeptAddressesAndClosesTheOthers) {
   relay_through(moved.address, backend_a);
   relay_through(b.address, backend_b);
   EXPECT_TRUE(held.round_trip("the listener closed, not its connections"));
+}
+
+// A reload whose routes all listen where the routes at their places did passes no socket
+// list: the worker keeps its listeners without walking them, and serves the new routes.
+TEST_F(WorkerTest, AdoptWithoutASocketListKeepsEveryListenerAtItsPlace) {
+  Listening a = route_listener();
+  Listening b = route_listener();
+  Listening backend_a = backend();
+  Listening backend_b = backend();
+  Listening backend_b2 = backend();
+  SnapshotPtr first = snapshot({route("a", a, {&backend_a}), route("b", b, {&backend_b})});
+  SnapshotPtr second =
+      snapshot({route("a", a, {&backend_a}), route("b", b, {&backend_b2})}, first);
+  std::vector<UniqueFd> listeners;
+  listeners.push_back(std::move(a.fd));
+  listeners.push_back(std::move(b.fd));
+  start(std::move(first), std::move(listeners));
+  Relayed held = relay_through(b.address, backend_b);
+
+  adopt_with(std::move(second), nullptr);
+  relay_through(a.address, backend_a);
+  relay_through(b.address, backend_b2);
+  EXPECT_FALSE(backend_b.has_pending()) << "a new connection started on the old generation";
+  EXPECT_TRUE(held.round_trip("on the first generation"));
 }
 
 TEST_F(WorkerTest, DrainClosesListenersLetsConnectionsFinishThenEnds) {

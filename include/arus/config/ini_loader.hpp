@@ -18,10 +18,18 @@ namespace arus {
 // asking; without one, resolve() answers.
 Result<Config> load_config_file(const std::string& path);
 Result<Config> load_config_file(const std::string& path, const NameLookup& lookup);
+// A reload's: each [route:NAME] section written as in `running` (the configuration in
+// force, read from the same path; may be null) is not parsed again: its route is taken
+// over (config/section_reuse.hpp), shared with `running` where its lines did not move.
+// Every check across routes and [global] still runs over all routes.
+Result<Config> load_config_file(const std::string& path, const NameLookup& lookup,
+                                const Config* running);
 
 // Parses `text` as if read from `path` (used in messages and to resolve relative paths).
 Result<Config> parse_config(std::string_view text, const std::string& path);
 Result<Config> parse_config(std::string_view text, const std::string& path,
                             const NameLookup& lookup);
+Result<Config> parse_config(std::string_view text, const std::string& path,
+                            const NameLookup& lookup, const Config* running);
 
 }  // namespace arus

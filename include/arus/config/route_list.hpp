@@ -117,6 +117,11 @@ class RouteList {
   // The object route `i` lives in: whoever holds it keeps the route alive.
   std::shared_ptr<const Route> pointer(size_type i) const { return slots_[i]; }
 
+  // Appends `route`, an object another configuration holds (as share()).
+  void push_shared(std::shared_ptr<const Route> route) {
+    slots_.push_back(std::const_pointer_cast<Route>(std::move(route)));
+  }
+
   // Route `i` becomes `route`, an object another configuration holds. Only for a list
   // that is not edited afterwards (a configuration about to be shared read-only): an edit
   // through operator[] would reach the other configuration.

@@ -20,4 +20,9 @@ bool same_route_settings(const RouteConfig& a, const RouteConfig& b) noexcept;
 // many routes were shared.
 size_t share_unchanged_routes(Config& next, const Config& running);
 
+// A copy of `running` whose routes are the running objects themselves (not copies): a
+// DNS refresh replaces one (RouteList::share) and keeps the others as they run. Not to be
+// edited through operator[] (see RouteList::share).
+Config with_running_routes(const Config& running);
+
 }  // namespace arus

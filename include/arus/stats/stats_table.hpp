@@ -186,6 +186,11 @@ class StatsTable {
 
  private:
   std::shared_ptr<RouteStats> take_row(const std::string& name);
+  // apply()'s two ways: in place when the routes are the rows' (same names, same order),
+  // else rows found or made by name. Under the exclusive lock.
+  bool apply_in_place(const Config& config);
+  void apply_reordered(const Config& config);
+  void reconcile_row(RouteStats& row, const std::shared_ptr<const RouteConfig>& route);
   void reconcile_backends(RouteStats& row, const RouteConfig& route);
   void prune_retired();
   void prune_dns_counts(const Config& config);  // takes dns_mutex_
