@@ -2,13 +2,18 @@
  * arus-base-filter): lets every byte of both directions through unchanged by returning
  * ARUS_FILTER_FORWARD, so the filter path is timed as an inspecting filter (one that
  * reads and never rewrites) costs it. On a host without ARUS_HOST_FORWARD (an older
- * build, e.g. the baseline of an A/B) it copies like bench/passthrough_copy.c.
+ * build, e.g. the baseline of an A/B) it copies, as bench/passthrough_copy.c (this file
+ * built with PASSTHROUGH_ALWAYS_COPY) always does.
  * Connection state is one flag, read-only after open(): safe from any worker thread. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "arus/filter.h"
+
+#ifndef PASSTHROUGH_ALWAYS_COPY
+#define PASSTHROUGH_ALWAYS_COPY 0
+#endif
 
 /* conn_state points at one of these: whether the host takes FORWARD. */
 static const int kForward = 1;
@@ -25,8 +30,9 @@ static int pt_create(const char* args, void** route_state, char* error, size_t e
 static void pt_destroy(void* route_state) { (void)route_state; }
 
 static int pt_open(void* route_state, const struct arus_conn_info* conn, void** conn_state) {
+  int forward = !PASSTHROUGH_ALWAYS_COPY && arus_host_has(conn, ARUS_HOST_FORWARD);
   (void)route_state;
-  *conn_state = (void*)(arus_host_has(conn, ARUS_HOST_FORWARD) ? &kForward : &kCopy);
+  *conn_state = (void*)(forward ? &kForward : &kCopy);
   return 0;
 }
 

@@ -1,9 +1,9 @@
 // Comparing routes across a reload; sharing the unchanged ones.
 #include "arus/config/route_sharing.hpp"
 
-#include <optional>
 #include <string_view>
-#include <unordered_map>
+
+#include "arus/core/place_lookup.hpp"
 
 namespace arus {
 namespace {
@@ -40,17 +40,11 @@ bool same_route_settings(const RouteConfig& a, const RouteConfig& b) noexcept {
 }
 
 size_t share_unchanged_routes(Config& next, const Config& running) {
-  // Made at the first route not at its running place: the loader shares most routes
-  // already (section_reuse.hpp), in the same order.
-  std::unordered_map<std::string_view, size_t> by_name;
-  auto running_index = [&](size_t i) -> std::optional<size_t> {
-    if (i < running.routes.size() && running.routes[i].name == next.routes[i].name) return i;
-    if (by_name.empty()) {
-      by_name.reserve(running.routes.size());
-      for (size_t r = 0; r < running.routes.size(); ++r) by_name.emplace(running.routes[r].name, r);
-    }
-    auto found = by_name.find(next.routes[i].name);
-    return found == by_name.end() ? std::nullopt : std::optional<size_t>(found->second);
+  // The loader shares most routes already (section_reuse.hpp), in the same order.
+  PlaceLookup<std::string_view> by_name;
+  auto running_index = [&](size_t i) {
+    return by_name.find(i, next.routes[i].name, running.routes.size(),
+                        [&](size_t r) { return std::string_view(running.routes[r].name); });
   };
   size_t shared = 0;
   for (size_t i = 0; i < next.routes.size(); ++i) {

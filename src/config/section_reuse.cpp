@@ -1,6 +1,8 @@
 // RunningSections: which sections of a new file are written as the running ones.
 #include "arus/config/section_reuse.hpp"
 
+#include <optional>
+
 #include "arus/net/address.hpp"
 
 namespace arus {
@@ -92,31 +94,22 @@ std::string_view RunningSections::running_section(int line) {
   return text.substr(start, next_section_start(text, body) - start);
 }
 
-const std::shared_ptr<const RouteConfig>* RunningSections::running_route(size_t index,
-                                                                         std::string_view name) {
+std::shared_ptr<const RouteConfig> RunningSections::running_route(size_t index,
+                                                                 std::string_view name) {
   const auto& routes = running_->routes;
-  // A reload that adds or removes no route above this one finds it at the same place.
-  if (index < routes.size() && routes[index].name == name) {
-    found_ = routes.pointer(index);
-    return &found_;
-  }
-  if (by_name_.empty()) {
-    by_name_.reserve(routes.size());
-    for (size_t i = 0; i < routes.size(); ++i) by_name_.emplace(routes[i].name, i);
-  }
-  auto it = by_name_.find(name);
-  if (it == by_name_.end()) return nullptr;
-  found_ = routes.pointer(it->second);
-  return &found_;
+  std::optional<size_t> at = by_name_.find(index, name, routes.size(), [&](size_t i) {
+    return std::string_view(routes[i].name);
+  });
+  return at ? routes.pointer(*at) : nullptr;
 }
 
 std::shared_ptr<const RouteConfig> RunningSections::take_over(size_t index, std::string_view name,
                                                               std::string_view section, size_t offset,
                                                               int line) {
   if (!global_same_) return nullptr;
-  const std::shared_ptr<const RouteConfig>* running = running_route(index, name);
+  std::shared_ptr<const RouteConfig> running = running_route(index, name);
   if (running == nullptr) return nullptr;
-  const RouteConfig& route = **running;
+  const RouteConfig& route = *running;
   if (!names_nothing(route)) return nullptr;
   // The whole section byte for byte, header line included: the same keys, values,
   // comments and blank lines, so the same lines relative to the header. Looked for first
@@ -133,7 +126,7 @@ std::shared_ptr<const RouteConfig> RunningSections::take_over(size_t index, std:
     next_offset_ = static_cast<size_t>(at_line.data() - running_->source.data()) + section.size();
   }
   ++taken_;
-  if (route.line == line) return *running;
+  if (route.line == line) return running;
   return std::make_shared<const RouteConfig>(shifted_route(route, line - route.line));
 }
 

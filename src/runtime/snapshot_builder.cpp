@@ -1,15 +1,16 @@
 // Builds the shared per-route state of a configuration snapshot, filters included.
 #include "arus/runtime/snapshot_builder.hpp"
 
+#include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "arus/config/backend_addresses.hpp"
 #include "arus/config/config_error.hpp"
 #include "arus/config/route_sharing.hpp"
 #include "arus/core/clock.hpp"
+#include "arus/core/place_lookup.hpp"
 #include "arus/plugin/plugin_loader.hpp"
 #include "arus/worker/admission.hpp"
 #include "arus/worker/source_limits.hpp"
@@ -69,19 +70,15 @@ Result<std::shared_ptr<Snapshot>> build_snapshot(ConfigPtr config, const Snapsho
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->config = std::move(config);
   const Config& whole = *snapshot->config;
-  // The running generation's route of the same name: at the same place unless routes
-  // were added, removed or moved above it; the map by name is made at the first that was.
-  std::unordered_map<std::string_view, const std::shared_ptr<RouteRuntime>*> by_name;
+  // The running generation's route of the same name.
+  PlaceLookup<std::string_view> by_name;
   auto running = [&](size_t i, const std::string& name) -> const std::shared_ptr<RouteRuntime>* {
     if (previous == nullptr) return nullptr;
     const auto& routes = previous->routes;
-    if (i < routes.size() && routes[i]->config.name == name) return &routes[i];
-    if (by_name.empty()) {
-      by_name.reserve(routes.size());
-      for (const auto& route : routes) by_name.emplace(route->config.name, &route);
-    }
-    auto found = by_name.find(name);
-    return found != by_name.end() ? found->second : nullptr;
+    std::optional<size_t> at = by_name.find(i, name, routes.size(), [&](size_t j) {
+      return std::string_view(routes[j]->config.name);
+    });
+    return at ? &routes[*at] : nullptr;
   };
   snapshot->routes.reserve(whole.routes.size());
   snapshot->reused_routes.resize(whole.routes.size());

@@ -3,9 +3,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <unordered_map>
 
 #include "arus/core/log.hpp"
+#include "arus/core/place_lookup.hpp"
 #include "arus/relay/access_log.hpp"
 #include "arus/worker/source_limits.hpp"
 
@@ -58,19 +60,12 @@ std::unique_ptr<Worker::Generation> Worker::make_generation(SnapshotPtr snapshot
   const bool access_log = snapshot->config->global.access_log;
   const bool same_log =
       previous != nullptr && previous->snapshot->config->global.access_log == access_log;
-  // Where a reused runtime was in the previous generation: the same place unless the
-  // file moved it (then looked up by runtime, the map made once).
-  constexpr size_t kBuilt = SIZE_MAX;
-  std::unordered_map<const RouteRuntime*, size_t> before;
-  auto previous_index = [&](size_t i, const RouteRuntime* runtime) -> size_t {
-    if (previous == nullptr || !snapshot->reused(i)) return kBuilt;
-    if (i < previous->route_count && previous->route(i).runtime == runtime) return i;
-    if (before.empty()) {
-      before.reserve(previous->route_count);
-      for (size_t j = 0; j < previous->route_count; ++j) before.emplace(previous->route(j).runtime, j);
-    }
-    auto found = before.find(runtime);
-    return found != before.end() ? found->second : kBuilt;
+  // Where a reused runtime was in the previous generation (none: built anew).
+  PlaceLookup<const RouteRuntime*> before;
+  auto previous_index = [&](size_t i, const RouteRuntime* runtime) -> std::optional<size_t> {
+    if (previous == nullptr || !snapshot->reused(i)) return std::nullopt;
+    return before.find(i, runtime, previous->route_count,
+                       [&](size_t j) { return previous->route(j).runtime; });
   };
   generation->chunks.reserve((route_count + kChunkRoutes - 1) / kChunkRoutes);
   for (size_t begin = 0; begin < route_count; begin += kChunkRoutes) {
@@ -94,10 +89,10 @@ std::unique_ptr<Worker::Generation> Worker::make_generation(SnapshotPtr snapshot
     chunk->backend_stats.reserve(end - begin);
     for (size_t i = begin; i < end; ++i) {
       const auto& route = snapshot->routes[i];
-      if (size_t kept = previous_index(i, route.get()); kept != kBuilt) {
-        const RouteChunk& old = *previous->chunks[kept / kChunkRoutes];
-        chunk->balancers.push_back(old.balancers[kept % kChunkRoutes]);
-        chunk->backend_stats.push_back(old.backend_stats[kept % kChunkRoutes]);
+      if (std::optional<size_t> kept = previous_index(i, route.get())) {
+        const RouteChunk& old = *previous->chunks[*kept / kChunkRoutes];
+        chunk->balancers.push_back(old.balancers[*kept % kChunkRoutes]);
+        chunk->backend_stats.push_back(old.backend_stats[*kept % kChunkRoutes]);
       } else {
         chunk->balancers.push_back(
             std::make_shared<Balancer>(route->config.balance, route->backend_count));

@@ -185,6 +185,23 @@ class Harness {
   size_t dropped_[2] = {0, 0};
 };
 
+// What the suites' C test filters share, spliced into their source right after their
+// `static const char* names[]` (one behaviour per name, picked by filter_args):
+// t_create() refuses an unknown name and makes the route state point at the name,
+// mode_of(state) gives its index, t_destroy() frees nothing.
+inline constexpr const char* kTestFilterModes = R"C(
+static int mode_of(const void* state) { return (int)((const char* const*)state - names); }
+static int t_create(const char* args, void** rs, char* error, size_t error_size) {
+  size_t i;
+  for (i = 0; i < sizeof names / sizeof names[0]; ++i) {
+    if (strcmp(args, names[i]) == 0) { *rs = (void*)&names[i]; return 0; }
+  }
+  strncpy(error, "unknown mode", error_size - 1);
+  return -1;
+}
+static void t_destroy(void* rs) { (void)rs; }
+)C";
+
 // A C test filter compiled and loaded once: made in a suite's SetUpTestSuite().
 class CompiledFilter {
  public:

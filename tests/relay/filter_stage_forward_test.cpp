@@ -34,20 +34,11 @@ using testing::StderrCapture;
 //   mixx      runs of 'x' become 'X' (CONTINUE, copied), everything else is forwarded
 //   trailer   forwards; at EOF copies the rest and appends "END" (CONTINUE)
 //   fwdout    forwards all of `in` and writes one byte too (a breach)
-constexpr const char* kForwardFilterSource = R"C(
+const std::string kForwardFilterSource = std::string(R"C(
 #include <string.h>
 #include "arus/filter.h"
 static const char* names[] = {"fwd", "fwdhold3", "mixx", "trailer", "fwdout"};
-static int modes[5] = {0, 1, 2, 3, 4};
-static int t_create(const char* args, void** rs, char* error, size_t error_size) {
-  size_t i;
-  for (i = 0; i < 5; ++i) {
-    if (strcmp(args, names[i]) == 0) { *rs = &modes[i]; return 0; }
-  }
-  strncpy(error, "unknown mode", error_size - 1);
-  return -1;
-}
-static void t_destroy(void* rs) { (void)rs; }
+)C") + testing::kTestFilterModes + R"C(
 static int t_open(void* rs, const struct arus_conn_info* info, void** cs) {
   if (!arus_host_has(info, ARUS_HOST_FORWARD)) return -1;
   *cs = rs;
@@ -61,7 +52,7 @@ static int t_transform(void* cs, int direction, const uint8_t* in, size_t in_len
   int eof = (flags & ARUS_FILTER_EOF) != 0;
   const uint8_t* x;
   (void)direction;
-  switch (*(int*)cs) {
+  switch (mode_of(cs)) {
     case 0:
       *in_used = in_len;
       return ARUS_FILTER_FORWARD;

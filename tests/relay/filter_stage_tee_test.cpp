@@ -37,21 +37,12 @@ using testing::StderrCapture;
 //   dropz      copies all but the 'z' bytes (shorter output)
 //   dup        every byte twice (longer output); consumes only what fits
 //   handback4  waits for 4 bytes, copies them and hands the direction back
-constexpr const char* kTeeFilterSource = R"C(
+const std::string kTeeFilterSource = std::string(R"C(
 #include <stdlib.h>
 #include <string.h>
 #include "arus/filter.h"
 static const char* names[] = {"pass", "half", "hold3", "swapx", "dropz", "dup", "handback4"};
-static int modes[7] = {0, 1, 2, 3, 4, 5, 6};
-static int t_create(const char* args, void** rs, char* error, size_t error_size) {
-  size_t i;
-  for (i = 0; i < 7; ++i) {
-    if (strcmp(args, names[i]) == 0) { *rs = &modes[i]; return 0; }
-  }
-  strncpy(error, "unknown mode", error_size - 1);
-  return -1;
-}
-static void t_destroy(void* rs) { (void)rs; }
+)C") + testing::kTestFilterModes + R"C(
 static int t_open(void* rs, const struct arus_conn_info* info, void** cs) {
   (void)info;
   *cs = rs;
@@ -65,7 +56,7 @@ static int t_transform(void* cs, int direction, const uint8_t* in, size_t in_len
   size_t i, n, w = 0;
   int eof = (flags & ARUS_FILTER_EOF) != 0;
   (void)direction;
-  switch (*(int*)cs) {
+  switch (mode_of(cs)) {
     case 0:
       if (memchr(in, 'q', in_len) != NULL) return ARUS_FILTER_CLOSE;
       n = min(in_len, out_cap);

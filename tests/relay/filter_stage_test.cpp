@@ -33,30 +33,20 @@ using testing::StderrCapture;
 //   stuck     never consumes, never writes
 //   close_x   passes bytes, CLOSE on an 'x'; error_x: ERROR on an 'x'
 //   verdict9  returns 9
-constexpr const char* kTestFilterSource = R"C(
+const std::string kTestFilterSource = std::string(R"C(
 #include <stdlib.h>
 #include <string.h>
 #include "arus/filter.h"
 enum mode { GROW10, BURST, TRAILER, OVERCLAIM, OVERUSE, STUCK, CLOSE_X, ERROR_X, VERDICT9 };
 static const char* names[] = {"grow10", "burst", "trailer", "overclaim", "overuse", "stuck",
                               "close_x", "error_x", "verdict9"};
-static int modes[9] = {GROW10, BURST, TRAILER, OVERCLAIM, OVERUSE, STUCK, CLOSE_X, ERROR_X,
-                       VERDICT9};
+)C") + testing::kTestFilterModes + R"C(
 struct conn { int mode; unsigned char* pending; size_t pending_len, pending_off; int trailer_done[2]; };
-static int t_create(const char* args, void** rs, char* error, size_t error_size) {
-  size_t i;
-  for (i = 0; i < 9; ++i) {
-    if (strcmp(args, names[i]) == 0) { *rs = &modes[i]; return 0; }
-  }
-  strncpy(error, "unknown mode", error_size - 1);
-  return -1;
-}
-static void t_destroy(void* rs) { (void)rs; }
 static int t_open(void* rs, const struct arus_conn_info* info, void** cs) {
   struct conn* c = calloc(1, sizeof *c);
   (void)info;
   if (c == NULL) return -1;
-  c->mode = *(int*)rs;
+  c->mode = mode_of(rs);
   *cs = c;
   return 0;
 }

@@ -9,10 +9,10 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "arus/config/config.hpp"
+#include "arus/core/place_lookup.hpp"
 
 namespace arus {
 
@@ -57,15 +57,15 @@ class RunningSections {
   std::string_view running_section(int line);
   // True when the running text has `section` at `offset`, as a whole section.
   bool section_at(size_t offset, std::string_view section) const;
-  const std::shared_ptr<const RouteConfig>* running_route(size_t index, std::string_view name);
+  // The running route named `name` (null when there is none), the new file's `index`th.
+  std::shared_ptr<const RouteConfig> running_route(size_t index, std::string_view name);
 
   const Config* running_;
   bool enabled_;
   bool global_same_ = false;  // [global] is known to be written as the running one's
   std::vector<size_t> line_starts_;  // of the running text, made at the first miss
   size_t next_offset_ = 0;  // in the running text: where the last section taken over ended
-  std::unordered_map<std::string_view, size_t> by_name_;  // made when the order differs
-  std::shared_ptr<const RouteConfig> found_;  // running_route()'s answer
+  PlaceLookup<std::string_view> by_name_;  // the running routes
   size_t taken_ = 0;
 };
 
